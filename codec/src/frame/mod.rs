@@ -1,0 +1,346 @@
+//! Framing: how messages are delimited on a byte stream, and per-connection dialect
+//! detection.
+//!
+//! | [`Framing`] | layout |
+//! |---|---|
+//! | `Unframed` ("buffered") | the bare message; its end is found by parsing it |
+//! | `Framed` | `u32` big-endian length, then the message |
+//! | `TTHeader` | Kitex's header (magic `0x1000`, fixed-width fields, string and integer key/values) |
+//! | `THeader` | Apache's header (magic `0x0FFF`, varint fields, string key/values) |
+//!
+//! TTHeader and THeader are not wire-compatible, so they are two codecs behind one
+//! [`Metadata`](crate::Metadata) type. All functions here are sans-IO: they look at bytes
+//! the caller has read and tell it how many make a frame.
+//!
+//! ```
+//! use ringrpc_codec::frame::{self, Framing, FrameDecoder};
+//! use ringrpc_codec::{Binary, BytesMut, MessageHeader, MessageType, BytesStr};
+//!
+//! let header = MessageHeader {
+//!     name: BytesStr::from_static("ping"),
+//!     kind: MessageType::Call,
+//!     seq_id: 1,
+//! };
+//! let mut wire = BytesMut::new();
+//! frame::encode_frame::<Binary, _, _>(Framing::Framed, None, &header, &(), &mut wire).unwrap();
+//!
+//! let mut decoder = FrameDecoder::default();
+//! let frame = decoder.decode(&mut wire).unwrap().expect("a whole frame");
+//! assert_eq!(frame.dialect.framing, Framing::Framed);
+//! ```
+
+mod detect;
+mod theader;
+mod ttheader;
+
+use bytes::{BufMut, Bytes, BytesMut};
+
+pub use detect::detect;
+
+use crate::error::{DecodeError, DecodeErrorKind, EncodeError};
+use crate::limits::DecodeLimits;
+use crate::message::MessageHeader;
+use crate::metadata::Metadata;
+use crate::protocol::{Binary, Compact, Protocol, ProtocolReader, ProtocolWriter};
+use crate::sink::LenCounter;
+use crate::ttype::{ProtocolId, TType};
+use crate::value::Encode;
+
+/// How messages are delimited on a connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Framing {
+    /// No framing ("buffered" transport): message boundaries are found by parsing.
+    Unframed,
+    /// A 4-byte big-endian length before each message.
+    Framed,
+    /// Kitex TTHeader.
+    TTHeader,
+    /// Apache THeader.
+    THeader,
+}
+
+/// What a connection speaks: framing and payload protocol.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Dialect {
+    /// The framing.
+    pub framing: Framing,
+    /// The payload protocol.
+    pub protocol: ProtocolId,
+}
+
+impl Dialect {
+    /// A dialect.
+    pub const fn new(framing: Framing, protocol: ProtocolId) -> Self {
+        Dialect { framing, protocol }
+    }
+}
+
+/// The header fields of a TTHeader or THeader frame.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct HeaderInfo {
+    /// Header flags (TTHeader: `0x01` out-of-order support, `0x02` streaming, …).
+    pub flags: u16,
+    /// The header's sequence number (normally the message's seq id; encoding always
+    /// writes the message's).
+    pub seq_id: i32,
+    /// Key/values.
+    pub metadata: Metadata,
+    /// TTHeader only: the payload carries its own 4-byte length (Kitex "TTHeaderFramed").
+    pub payload_framed: bool,
+}
+
+/// One decoded frame: its dialect, header (TTHeader/THeader only) and the message bytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Frame {
+    /// How it was framed.
+    pub dialect: Dialect,
+    /// The TTHeader/THeader header.
+    pub header: Option<HeaderInfo>,
+    /// The whole Thrift message (envelope and body), a view into the read buffer.
+    pub payload: Bytes,
+}
+
+/// How many bytes at the start of `buf` form one frame of `dialect`: `Ok(None)` when more
+/// bytes are needed, an error when they can never form a valid frame (bad length, over
+/// the limit, malformed unframed message).
+pub fn frame_len(
+    dialect: Dialect,
+    buf: &[u8],
+    limits: DecodeLimits,
+) -> Result<Option<usize>, DecodeError> {
+    match dialect.framing {
+        Framing::Framed | Framing::TTHeader | Framing::THeader => length_prefixed(buf, limits),
+        Framing::Unframed => match dialect.protocol {
+            ProtocolId::Binary => scan_unframed::<Binary>(buf, limits),
+            ProtocolId::Compact => scan_unframed::<Compact>(buf, limits),
+        },
+    }
+}
+
+fn length_prefixed(buf: &[u8], limits: DecodeLimits) -> Result<Option<usize>, DecodeError> {
+    let Some(word) = buf.first_chunk::<4>() else {
+        return Ok(None);
+    };
+    let len = i32::from_be_bytes(*word);
+    if len < 0 {
+        return Err(DecodeError::new(
+            DecodeErrorKind::NegativeLength {
+                what: "frame",
+                len: len as i64,
+            },
+            0,
+        ));
+    }
+    if len as usize > limits.max_frame_len {
+        return Err(DecodeError::new(
+            DecodeErrorKind::FrameTooLarge {
+                len: len as u64,
+                limit: limits.max_frame_len,
+            },
+            0,
+        ));
+    }
+    let total = 4 + len as usize;
+    Ok((buf.len() >= total).then_some(total))
+}
+
+fn scan_unframed<P: Protocol>(
+    buf: &[u8],
+    limits: DecodeLimits,
+) -> Result<Option<usize>, DecodeError> {
+    let mut r = P::slice_reader(buf, limits);
+    let scanned = r
+        .read_message_begin()
+        .and_then(|_| r.skip(TType::Struct))
+        .map(|()| r.position());
+    match scanned {
+        Ok(len) if len > limits.max_frame_len => Err(too_large(len, limits)),
+        Ok(len) => Ok(Some(len)),
+        Err(e) if e.is_truncation() => {
+            if buf.len() >= limits.max_frame_len {
+                Err(too_large(buf.len(), limits))
+            } else {
+                Ok(None)
+            }
+        }
+        Err(e) => Err(e),
+    }
+}
+
+#[cold]
+fn too_large(len: usize, limits: DecodeLimits) -> DecodeError {
+    DecodeError::new(
+        DecodeErrorKind::FrameTooLarge {
+            len: len as u64,
+            limit: limits.max_frame_len,
+        },
+        0,
+    )
+}
+
+/// Parses one whole frame (as delimited by [`frame_len`]).
+pub fn decode_frame(
+    dialect: Dialect,
+    frame: Bytes,
+    limits: DecodeLimits,
+) -> Result<Frame, DecodeError> {
+    match dialect.framing {
+        Framing::Unframed => Ok(Frame {
+            dialect,
+            header: None,
+            payload: frame,
+        }),
+        Framing::Framed => Ok(Frame {
+            dialect,
+            header: None,
+            payload: frame.slice(4.min(frame.len())..),
+        }),
+        Framing::TTHeader => {
+            let (header, payload) = ttheader::decode(&frame, limits)?;
+            Ok(Frame {
+                dialect,
+                header: Some(header),
+                payload,
+            })
+        }
+        Framing::THeader => {
+            let (header, protocol, payload) = theader::decode(&frame, limits)?;
+            Ok(Frame {
+                dialect: Dialect::new(Framing::THeader, protocol),
+                header: Some(header),
+                payload,
+            })
+        }
+    }
+}
+
+/// Bytes [`encode_frame`] will write.
+pub fn encoded_frame_len<P: Protocol, T: Encode + ?Sized>(
+    framing: Framing,
+    header: Option<&HeaderInfo>,
+    message: &MessageHeader,
+    body: &T,
+) -> Result<usize, EncodeError> {
+    let payload = message_len::<P, T>(message, body)?;
+    Ok(match framing {
+        Framing::Unframed => payload,
+        Framing::Framed => 4 + payload,
+        Framing::TTHeader => {
+            let framed = header.is_some_and(|h| h.payload_framed);
+            14 + ttheader::header_len(header.map(|h| &h.metadata))? + payload + 4 * framed as usize
+        }
+        Framing::THeader => 14 + theader::header_len(header.map(|h| &h.metadata))? + payload,
+    })
+}
+
+fn message_len<P: Protocol, T: Encode + ?Sized>(
+    message: &MessageHeader,
+    body: &T,
+) -> Result<usize, EncodeError> {
+    let mut w = P::writer(LenCounter::default());
+    w.write_message_begin(&message.name, message.kind, message.seq_id)?;
+    body.encode(&mut w)?;
+    Ok(P::into_sink(w).0)
+}
+
+/// Writes one message (`message` envelope, then `body`) framed as `framing`, payload in
+/// protocol `P`. Sizes are computed first, so nothing is patched afterwards and `out`
+/// can be any [`BufMut`].
+///
+/// `header` supplies TTHeader/THeader flags and metadata (`None`: none). TTHeader
+/// carries Binary payloads only (as Kitex); THeader carries no integer keys or ACL token
+/// (they are not written).
+pub fn encode_frame<P: Protocol, T: Encode + ?Sized, B: BufMut>(
+    framing: Framing,
+    header: Option<&HeaderInfo>,
+    message: &MessageHeader,
+    body: &T,
+    out: &mut B,
+) -> Result<(), EncodeError> {
+    let payload_len = message_len::<P, T>(message, body)?;
+    match framing {
+        Framing::Unframed => {}
+        Framing::Framed => put_len(out, "frame", payload_len)?,
+        Framing::TTHeader => {
+            if P::ID != ProtocolId::Binary {
+                return Err(EncodeError::Unsupported {
+                    format: "TTHeader",
+                    what: "a compact payload (Kitex accepts binary only)",
+                });
+            }
+            ttheader::encode_header(header, message.seq_id, payload_len, out)?;
+            if header.is_some_and(|h| h.payload_framed) {
+                put_len(out, "frame", payload_len)?;
+            }
+        }
+        Framing::THeader => {
+            theader::encode_header(header, P::ID, message.seq_id, payload_len, out)?;
+        }
+    }
+    let mut w = P::writer(&mut *out);
+    w.write_message_begin(&message.name, message.kind, message.seq_id)?;
+    body.encode(&mut w)
+}
+
+fn put_len<B: BufMut>(out: &mut B, what: &'static str, len: usize) -> Result<(), EncodeError> {
+    let len = u32::try_from(len)
+        .ok()
+        .filter(|&l| l <= i32::MAX as u32)
+        .ok_or(EncodeError::TooLong {
+            what,
+            len,
+            max: i32::MAX as usize,
+        })?;
+    out.put_u32(len);
+    Ok(())
+}
+
+/// Splits frames off a connection's read buffer, detecting the dialect from the first
+/// bytes.
+#[derive(Debug, Clone, Default)]
+pub struct FrameDecoder {
+    dialect: Option<Dialect>,
+    limits: DecodeLimits,
+}
+
+impl FrameDecoder {
+    /// A decoder that detects the dialect from the first bytes it sees.
+    pub fn new(limits: DecodeLimits) -> Self {
+        FrameDecoder {
+            dialect: None,
+            limits,
+        }
+    }
+
+    /// A decoder for a known dialect (a client knows what it speaks).
+    pub fn with_dialect(dialect: Dialect, limits: DecodeLimits) -> Self {
+        FrameDecoder {
+            dialect: Some(dialect),
+            limits,
+        }
+    }
+
+    /// The dialect, once known.
+    pub fn dialect(&self) -> Option<Dialect> {
+        self.dialect
+    }
+
+    /// Takes the next whole frame off the front of `buf`, or returns `Ok(None)` until
+    /// enough bytes have arrived. After an error the connection should be closed.
+    pub fn decode(&mut self, buf: &mut BytesMut) -> Result<Option<Frame>, DecodeError> {
+        let dialect = match self.dialect {
+            Some(d) => d,
+            None => match detect(buf)? {
+                Some(d) => *self.dialect.insert(d),
+                None => return Ok(None),
+            },
+        };
+        match frame_len(dialect, buf, self.limits)? {
+            Some(len) => {
+                let frame = buf.split_to(len).freeze();
+                decode_frame(dialect, frame, self.limits).map(Some)
+            }
+            None => Ok(None),
+        }
+    }
+}

@@ -1,0 +1,2 @@
+//! The ringrpc demo (placeholder until the runtime lands).
+fn main() {}
