@@ -28,7 +28,12 @@ pub fn detect(buf: &[u8]) -> Result<Option<Dialect>, DecodeError> {
         return Ok(None);
     };
     match [head[4], head[5]] {
-        [0x0f, 0xff] => return Ok(Some(Dialect::new(THeader, Binary))),
+        [0x0f, 0xff] => {
+            // The payload protocol id is the first header byte (a varint; 0 or 2).
+            return Ok(buf
+                .get(14)
+                .map(|&id| Dialect::new(THeader, if id == 2 { Compact } else { Binary })));
+        }
         [0x10, 0x00] => return Ok(Some(Dialect::new(TTHeader, Binary))),
         [0x80, 0x01] => return Ok(Some(Dialect::new(Framed, Binary))),
         [COMPACT_ID, _] => return Ok(Some(Dialect::new(Framed, Compact))),
@@ -93,10 +98,9 @@ mod tests {
         use ProtocolId::*;
         assert_eq!(detect(&[0x80, 0x01, 0, 1]).unwrap(), d(Unframed, Binary));
         assert_eq!(detect(&[0x82, 0x21]).unwrap(), d(Unframed, Compact));
-        assert_eq!(
-            detect(&[0, 0, 0, 0x27, 0x0f, 0xff, 0, 0]).unwrap(),
-            d(THeader, Binary)
-        );
+        let theader = [0, 0, 0, 0x27, 0x0f, 0xff, 0, 0, 0, 0, 0, 7, 0, 1, 2, 0];
+        assert_eq!(detect(&theader[..14]).unwrap(), None);
+        assert_eq!(detect(&theader).unwrap(), d(THeader, Compact));
         assert_eq!(
             detect(&[0, 0, 0, 0x3b, 0x10, 0, 0, 0]).unwrap(),
             d(TTHeader, Binary)

@@ -337,8 +337,10 @@ impl FrameDecoder {
         };
         match frame_len(dialect, buf, self.limits)? {
             Some(len) => {
-                let frame = buf.split_to(len).freeze();
-                decode_frame(dialect, frame, self.limits).map(Some)
+                let frame = decode_frame(dialect, buf.split_to(len).freeze(), self.limits)?;
+                // A THeader frame names its own payload protocol.
+                self.dialect = Some(frame.dialect);
+                Ok(Some(frame))
             }
             None => Ok(None),
         }
