@@ -1,0 +1,86 @@
+//! Decoding `string` and `binary` fields allocates nothing: they are views into the input.
+//! A counting global allocator proves it (this test binary has only this test, so no
+//! other thread allocates while it counts).
+
+mod support;
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use ringrpc_codec::{Binary, Bytes, BytesStr, Compact, Decode, DecodeLimits, Protocol, ProtocolReader};
+use support::types::*;
+
+struct Counting;
+
+static ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
+
+// SAFETY: defers every operation to the system allocator unchanged; it only counts.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        // SAFETY: same contract as our caller's.
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: same contract as our caller's.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        // SAFETY: same contract as our caller's.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+fn allocations_during<T>(f: impl FnOnce() -> T) -> (usize, T) {
+    let before = ALLOCATIONS.load(Ordering::Relaxed);
+    let out = f();
+    (ALLOCATIONS.load(Ordering::Relaxed) - before, out)
+}
+
+fn check<P: Protocol>() {
+    let value = PrimitivesArgs {
+        p: Primitives {
+            s: BytesStr::from("a string field of some length, 世界"),
+            bin: Bytes::from(vec![7u8; 300]),
+            i64v: 1 << 40,
+            ..Primitives::default()
+        },
+    };
+    let encoded = ringrpc_codec::to_bytes::<P, _>(&value).unwrap();
+    // A buffer as the runtime hands it over: already shared (a pool slot or a clone of a
+    // read buffer), so views are reference-count bumps.
+    let shared = encoded.clone();
+    let (count, decoded) = allocations_during(|| {
+        let mut r = P::reader(&shared, DecodeLimits::default());
+        let v = PrimitivesArgs::decode(&mut r).unwrap();
+        r.finish().unwrap();
+        v
+    });
+    assert_eq!(count, 0, "{:?}: decoding string/binary fields allocated", P::ID);
+    assert_eq!(decoded, value);
+    assert!(shared.as_ptr_range().contains(&decoded.p.s.as_ptr()));
+
+    // Message headers too: the method name is a view.
+    let mut framed = Vec::new();
+    {
+        use ringrpc_codec::ProtocolWriter;
+        let mut w = P::writer(&mut framed);
+        w.write_message_begin("echo", ringrpc_codec::MessageType::Call, 1).unwrap();
+    }
+    let framed = Bytes::from(framed);
+    let shared = framed.clone();
+    let (count, _) = allocations_during(|| {
+        P::reader(&shared, DecodeLimits::default()).read_message_begin().unwrap()
+    });
+    assert_eq!(count, 0, "{:?}: decoding a message header allocated", P::ID);
+}
+
+#[test]
+fn string_and_binary_fields_decode_without_allocating() {
+    check::<Binary>();
+    check::<Compact>();
+}
