@@ -7,7 +7,9 @@ mod support;
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use ringrpc_codec::{Binary, Bytes, BytesStr, Compact, Decode, DecodeLimits, Protocol, ProtocolReader};
+use ringrpc_codec::{
+    Binary, Bytes, BytesStr, Compact, Decode, DecodeLimits, Protocol, ProtocolReader,
+};
 use support::types::*;
 
 struct Counting;
@@ -60,7 +62,12 @@ fn check<P: Protocol>() {
         r.finish().unwrap();
         v
     });
-    assert_eq!(count, 0, "{:?}: decoding string/binary fields allocated", P::ID);
+    assert_eq!(
+        count,
+        0,
+        "{:?}: decoding string/binary fields allocated",
+        P::ID
+    );
     assert_eq!(decoded, value);
     assert!(shared.as_ptr_range().contains(&decoded.p.s.as_ptr()));
 
@@ -69,12 +76,15 @@ fn check<P: Protocol>() {
     {
         use ringrpc_codec::ProtocolWriter;
         let mut w = P::writer(&mut framed);
-        w.write_message_begin("echo", ringrpc_codec::MessageType::Call, 1).unwrap();
+        w.write_message_begin("echo", ringrpc_codec::MessageType::Call, 1)
+            .unwrap();
     }
     let framed = Bytes::from(framed);
     let shared = framed.clone();
     let (count, _) = allocations_during(|| {
-        P::reader(&shared, DecodeLimits::default()).read_message_begin().unwrap()
+        P::reader(&shared, DecodeLimits::default())
+            .read_message_begin()
+            .unwrap()
     });
     assert_eq!(count, 0, "{:?}: decoding a message header allocated", P::ID);
 }
