@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# The whole ringrpc test suite, from a fresh clone. Installs what is missing (the Python
+# interop peers into ./.venv), then runs formatting, lints, every test, the golden-vector
+# freshness check and the benchmark peers' cross-checks. Exits non-zero on any failure.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+step() { printf '\n==> %s\n' "$*"; }
+
+step "Python interop peers (thriftpy2, Apache thrift) in .venv"
+scripts/python-peers.sh
+
+step "cargo fmt --check"
+cargo fmt --all -- --check
+
+step "cargo clippy --workspace --all-targets -D warnings"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+step "cargo test --workspace"
+cargo test --workspace --locked
+
+step "golden vectors match what the independent Python implementations produce"
+.venv/bin/python codec/tests/golden/gen_golden.py --check
+
+step "benchmark peers (pilota, Apache thrift crate): same bytes as ringrpc, both ways"
+(cd benches/peers && cargo test --locked)
+
+printf '\nAll checks passed.\n'
