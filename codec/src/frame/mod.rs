@@ -184,6 +184,15 @@ pub fn decode_frame(
     frame: Bytes,
     limits: DecodeLimits,
 ) -> Result<Frame, DecodeError> {
+    let format = match dialect.framing {
+        Framing::Unframed => None,
+        Framing::Framed => Some("framed"),
+        Framing::TTHeader => Some("TTHeader"),
+        Framing::THeader => Some("THeader"),
+    };
+    if let Some(format) = format {
+        check_length_field(&frame, format)?;
+    }
     match dialect.framing {
         Framing::Unframed => Ok(Frame {
             dialect,
@@ -193,7 +202,7 @@ pub fn decode_frame(
         Framing::Framed => Ok(Frame {
             dialect,
             header: None,
-            payload: frame.slice(4.min(frame.len())..),
+            payload: frame.slice(4..),
         }),
         Framing::TTHeader => {
             let (header, payload) = ttheader::decode(&frame, limits)?;
@@ -212,6 +221,29 @@ pub fn decode_frame(
             })
         }
     }
+}
+
+/// Checks that a length-prefixed frame's length field matches its size.
+fn check_length_field(frame: &[u8], format: &'static str) -> Result<(), DecodeError> {
+    let Some(word) = frame.first_chunk::<4>() else {
+        return Err(DecodeError::new(
+            DecodeErrorKind::UnexpectedEof {
+                needed: 4,
+                remaining: frame.len(),
+            },
+            0,
+        ));
+    };
+    if u32::from_be_bytes(*word) as usize != frame.len() - 4 {
+        return Err(DecodeError::new(
+            DecodeErrorKind::BadHeader {
+                format,
+                reason: "the length field does not match the frame's size",
+            },
+            0,
+        ));
+    }
+    Ok(())
 }
 
 /// Bytes [`encode_frame`] will write.
