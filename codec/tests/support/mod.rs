@@ -9,6 +9,7 @@
     unreachable_pub
 )]
 
+pub mod fuzz_checks;
 pub mod types;
 
 pub use ringrpc_codec::{
