@@ -8,12 +8,12 @@
 //! | `binary` | [`Bytes`] (zero-copy) |
 //! | `uuid` | [`uuid::Uuid`] |
 //! | `list<T>` | `Vec<T>` |
-//! | `set<T>` | `HashSet<T, S>`, `BTreeSet<T>` |
-//! | `map<K, V>` | `HashMap<K, V, S>`, `BTreeMap<K, V>` |
+//! | `set<T>` | [`HashSet<T>`] (aHash), any `std::collections::HashSet<T, S>`, `BTreeSet<T>` |
+//! | `map<K, V>` | [`HashMap<K, V>`] (aHash), any `std::collections::HashMap<K, V, S>`, `BTreeMap<K, V>` |
 //!
 //! `Box<T>` and `Arc<T>` encode and decode as `T` (for recursive types).
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet};
 use std::hash::{BuildHasher, Hash};
 use std::sync::Arc;
 
@@ -24,6 +24,13 @@ use crate::error::{DecodeError, DecodeErrorKind, EncodeError, PathSegment};
 use crate::protocol::{Protocol, ProtocolReader, ProtocolWriter};
 use crate::sink::LenCounter;
 use crate::ttype::TType;
+
+/// The map type for `map<K, V>` in generated code: std's `HashMap` hashed with aHash
+/// (fast, and seeded per process so peers cannot choose colliding keys).
+pub type HashMap<K, V> = std::collections::HashMap<K, V, ahash::RandomState>;
+
+/// The set type for `set<T>` in generated code (see [`HashMap`]).
+pub type HashSet<T> = std::collections::HashSet<T, ahash::RandomState>;
 
 /// Preallocation for decoded containers is capped at this many bytes of elements, so a
 /// lying length cannot make the decoder reserve memory the input does not back.
@@ -384,7 +391,7 @@ impl<T: Decode> Decode for Vec<T> {
     }
 }
 
-impl<T: Encode, S> Encode for HashSet<T, S> {
+impl<T: Encode, S> Encode for std::collections::HashSet<T, S> {
     const TTYPE: TType = TType::Set;
     #[inline]
     fn encode<W: ProtocolWriter>(&self, w: &mut W) -> Result<(), EncodeError> {
@@ -392,11 +399,11 @@ impl<T: Encode, S> Encode for HashSet<T, S> {
     }
 }
 
-impl<T: Decode + Eq + Hash, S: BuildHasher + Default> Decode for HashSet<T, S> {
+impl<T: Decode + Eq + Hash, S: BuildHasher + Default> Decode for std::collections::HashSet<T, S> {
     const TTYPE: TType = TType::Set;
     #[inline]
     fn decode<R: ProtocolReader>(r: &mut R) -> Result<Self, DecodeError> {
-        let mut out = HashSet::with_hasher(S::default());
+        let mut out = std::collections::HashSet::with_hasher(S::default());
         decode_elements(r, true, |item, len| {
             if out.capacity() == 0 {
                 out.reserve(prealloc::<T>(len));
@@ -435,7 +442,7 @@ impl<T: Decode + Ord> Decode for BTreeSet<T> {
     }
 }
 
-impl<K: Encode, V: Encode, S> Encode for HashMap<K, V, S> {
+impl<K: Encode, V: Encode, S> Encode for std::collections::HashMap<K, V, S> {
     const TTYPE: TType = TType::Map;
     #[inline]
     fn encode<W: ProtocolWriter>(&self, w: &mut W) -> Result<(), EncodeError> {
@@ -443,7 +450,7 @@ impl<K: Encode, V: Encode, S> Encode for HashMap<K, V, S> {
     }
 }
 
-impl<K, V, S> Decode for HashMap<K, V, S>
+impl<K, V, S> Decode for std::collections::HashMap<K, V, S>
 where
     K: Decode + Eq + Hash,
     V: Decode,
@@ -452,7 +459,7 @@ where
     const TTYPE: TType = TType::Map;
     #[inline]
     fn decode<R: ProtocolReader>(r: &mut R) -> Result<Self, DecodeError> {
-        let mut out = HashMap::with_hasher(S::default());
+        let mut out = std::collections::HashMap::with_hasher(S::default());
         decode_entries(r, |k, v, len| {
             if out.capacity() == 0 {
                 out.reserve(prealloc::<(K, V)>(len));

@@ -1,0 +1,92 @@
+//! ringrpc, pilota and the Apache `thrift` crate agree on the bench messages: identical
+//! bytes where field order is fixed, and each decodes the others' bytes to the same value.
+
+use ringrpc_bench::messages::{self, Complex, Echo};
+use ringrpc_bench_peers::codecs::*;
+use ringrpc_bench_peers::{apache, pilota_types as p, to_apache, to_pilota};
+use ringrpc_codec::{Binary, Compact, Protocol};
+
+fn wires() -> [(Wire, fn(&Echo) -> bytes::Bytes, fn(&bytes::Bytes) -> Echo); 2] {
+    [
+        (
+            Wire::Binary,
+            ringrpc_encode::<Binary, Echo>,
+            ringrpc_decode::<Binary, Echo>,
+        ),
+        (
+            Wire::Compact,
+            ringrpc_encode::<Compact, Echo>,
+            ringrpc_decode::<Compact, Echo>,
+        ),
+    ]
+}
+
+#[test]
+fn echoes_are_byte_identical() {
+    for echo in [messages::echo_64b(), messages::string_1k()] {
+        for (wire, enc, dec) in wires() {
+            let ours = enc(&echo);
+            let theirs_p = pilota_encode(&to_pilota::echo(&echo), wire);
+            let theirs_a = apache_encode(&to_apache::echo(&echo), wire, ours.len());
+            assert_eq!(ours, theirs_p, "{wire:?}: ringrpc vs pilota");
+            assert_eq!(ours[..], theirs_a[..], "{wire:?}: ringrpc vs thrift crate");
+            assert_eq!(dec(&theirs_p), echo);
+            assert_eq!(
+                pilota_decode::<p::Echo>(&ours, wire),
+                to_pilota::echo(&echo)
+            );
+            assert_eq!(
+                apache_decode::<apache::Echo>(&ours, wire),
+                to_apache::echo(&echo)
+            );
+        }
+    }
+}
+
+fn complex_round<P: Protocol>(wire: Wire) {
+    let c = messages::complex();
+    let ours = ringrpc_encode::<P, Complex>(&c);
+    let theirs_p = pilota_encode(&to_pilota::complex(&c), wire);
+    let theirs_a = apache_encode(&to_apache::complex(&c), wire, ours.len());
+    // Hash maps iterate in different orders, so compare sizes and decoded values.
+    assert_eq!(ours.len(), theirs_p.len(), "{wire:?}");
+    assert_eq!(ours.len(), theirs_a.len(), "{wire:?}");
+    let mut from_pilota = ringrpc_decode::<P, Complex>(&theirs_p);
+    if wire == Wire::Compact {
+        // pilota 0.13 writes compact doubles big-endian (`BufMut::put_f64`) although the
+        // spec, Apache, thriftpy2 and pilota's own reader use little-endian: its compact
+        // `score` arrives byte-swapped. Pin that down so a fixed pilota shows up here.
+        assert_eq!(from_pilota.score.to_bits(), c.score.to_bits().swap_bytes());
+        from_pilota.score = c.score;
+    }
+    assert_eq!(from_pilota, c, "{wire:?}: pilota's bytes");
+    let from_apache = ringrpc_decode::<P, Complex>(&bytes::Bytes::from(theirs_a));
+    assert_eq!(from_apache, c, "{wire:?}: thrift crate's bytes");
+    assert_eq!(
+        apache_decode::<apache::Complex>(&ours, wire),
+        to_apache::complex(&c)
+    );
+    if wire == Wire::Compact {
+        // pilota 0.13's compact reader cannot decode this message at all, not even its own
+        // output ("field(#3) failed, caused by: no remaining"): nothing to compare.
+        let mut own = theirs_p.clone();
+        let r = <p::Complex as pilota::thrift::Message>::decode(
+            &mut pilota::thrift::compact::TCompactInputProtocol::new(&mut own),
+        );
+        assert!(
+            r.is_err(),
+            "pilota's compact reader works now: compare it again"
+        );
+    } else {
+        assert_eq!(
+            pilota_decode::<p::Complex>(&ours, wire),
+            to_pilota::complex(&c)
+        );
+    }
+}
+
+#[test]
+fn complex_messages_cross_decode() {
+    complex_round::<Binary>(Wire::Binary);
+    complex_round::<Compact>(Wire::Compact);
+}
