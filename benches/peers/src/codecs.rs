@@ -32,21 +32,19 @@ pub fn ringrpc_decode<P: Protocol, T: Decode>(b: &Bytes) -> T {
     ringrpc_codec::from_bytes::<P, T>(b).expect("decodable")
 }
 
-/// pilota: `size()`, then encode into one `BytesMut`.
+/// pilota: `size()`, then encode into one `BytesMut` of exactly that capacity.
 pub fn pilota_encode<T: pilota::thrift::Message>(v: &T, wire: Wire) -> Bytes {
     match wire {
         Wire::Binary => {
-            let mut buf = BytesMut::new();
-            let size = v.size(&mut PBinary::new(&mut buf, true));
-            buf.reserve(size);
+            let size = v.size(&mut PBinary::new(&mut BytesMut::new(), true));
+            let mut buf = BytesMut::with_capacity(size);
             v.encode(&mut PBinary::new(&mut buf, true))
                 .expect("encodable");
             buf.freeze()
         }
         Wire::Compact => {
-            let mut buf = BytesMut::new();
-            let size = v.size(&mut PCompactOut::new(&mut buf, true));
-            buf.reserve(size);
+            let size = v.size(&mut PCompactOut::new(&mut BytesMut::new(), true));
+            let mut buf = BytesMut::with_capacity(size);
             v.encode(&mut PCompactOut::new(&mut buf, true))
                 .expect("encodable");
             buf.freeze()
@@ -87,4 +85,54 @@ pub fn apache_decode<T: TSerializable>(mut b: &[u8], wire: Wire) -> T {
             T::read_from_in_protocol(&mut TCompactInputProtocol::new(&mut b)).expect("decodable")
         }
     }
+}
+
+/// ringrpc, steady state: exact size (as a pooled slot needs), then encode into a reused
+/// buffer. Returns the encoded length.
+pub fn ringrpc_encode_into<P: Protocol, T: Encode>(v: &T, buf: &mut BytesMut) -> usize {
+    buf.clear();
+    buf.reserve(v.encoded_len::<P>());
+    let mut w = P::writer(&mut *buf);
+    v.encode(&mut w).expect("encodable");
+    drop(w);
+    buf.len()
+}
+
+/// pilota, steady state: `size()`, then encode into a reused buffer.
+pub fn pilota_encode_into<T: pilota::thrift::Message>(
+    v: &T,
+    wire: Wire,
+    buf: &mut BytesMut,
+) -> usize {
+    buf.clear();
+    match wire {
+        Wire::Binary => {
+            let size = v.size(&mut PBinary::new(&mut *buf, true));
+            buf.reserve(size);
+            v.encode(&mut PBinary::new(&mut *buf, true))
+                .expect("encodable");
+        }
+        Wire::Compact => {
+            let size = v.size(&mut PCompactOut::new(&mut *buf, true));
+            buf.reserve(size);
+            v.encode(&mut PCompactOut::new(&mut *buf, true))
+                .expect("encodable");
+        }
+    }
+    buf.len()
+}
+
+/// Apache `thrift` crate, steady state: encode into a reused `Vec` (it has no size
+/// computation).
+pub fn apache_encode_into<T: TSerializable>(v: &T, wire: Wire, buf: &mut Vec<u8>) -> usize {
+    buf.clear();
+    match wire {
+        Wire::Binary => v
+            .write_to_out_protocol(&mut TBinaryOutputProtocol::new(&mut *buf, true))
+            .expect("encodable"),
+        Wire::Compact => v
+            .write_to_out_protocol(&mut TCompactOutputProtocol::new(&mut *buf))
+            .expect("encodable"),
+    }
+    buf.len()
 }

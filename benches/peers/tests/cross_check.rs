@@ -86,6 +86,24 @@ fn complex_round<P: Protocol>(wire: Wire) {
 }
 
 #[test]
+fn steady_state_encoders_write_the_same_sizes() {
+    let c = messages::complex();
+    let (mut a, mut b, mut v) = (bytes::BytesMut::new(), bytes::BytesMut::new(), Vec::new());
+    for _ in 0..2 {
+        let n = ringrpc_encode_into::<Binary, Complex>(&c, &mut a);
+        assert_eq!(
+            n,
+            pilota_encode_into(&to_pilota::complex(&c), Wire::Binary, &mut b)
+        );
+        assert_eq!(
+            n,
+            apache_encode_into(&to_apache::complex(&c), Wire::Binary, &mut v)
+        );
+        assert_eq!(ringrpc_decode::<Binary, Complex>(&a.clone().freeze()), c);
+    }
+}
+
+#[test]
 fn complex_messages_cross_decode() {
     complex_round::<Binary>(Wire::Binary);
     complex_round::<Compact>(Wire::Compact);

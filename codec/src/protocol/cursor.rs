@@ -241,10 +241,11 @@ impl<'a> Cursor<'a> {
     #[inline]
     pub(crate) fn take_str(&mut self, len: usize) -> Result<BytesStr, DecodeError> {
         let start = self.pos;
-        if let Err(e) = std::str::from_utf8(&self.data[start..start + len]) {
-            return Err(self.error(DecodeErrorKind::InvalidUtf8 {
-                valid_up_to: e.valid_up_to(),
-            }));
+        let raw = &self.data[start..start + len];
+        // SIMD validation on the hot path; std only to locate an error.
+        if simdutf8::basic::from_utf8(raw).is_err() {
+            let valid_up_to = std::str::from_utf8(raw).err().map_or(0, |e| e.valid_up_to());
+            return Err(self.error(DecodeErrorKind::InvalidUtf8 { valid_up_to }));
         }
         let bytes = self.take_bytes(len);
         Ok(BytesStr::from_validated(bytes))
