@@ -10,8 +10,10 @@ step() { printf '\n==> %s\n' "$*"; }
 step "Python interop peers (thriftpy2, Apache thrift) in .venv"
 scripts/python-peers.sh
 
-step "cargo fmt --check"
+step "cargo fmt --check (workspace, fuzz targets, benchmark peers)"
 cargo fmt --all -- --check
+cargo fmt --manifest-path codec/fuzz/Cargo.toml -- --check
+cargo fmt --manifest-path benches/peers/Cargo.toml -- --check
 
 step "cargo clippy --workspace --all-targets -D warnings"
 cargo clippy --workspace --all-targets --locked -- -D warnings
@@ -23,6 +25,6 @@ step "golden vectors match what the independent Python implementations produce"
 .venv/bin/python codec/tests/golden/gen_golden.py --check
 
 step "benchmark peers (pilota, Apache thrift crate): same bytes as ringrpc, both ways"
-(cd benches/peers && cargo test --locked)
+(cd benches/peers && cargo clippy --all-targets --locked -- -D warnings && cargo test --locked)
 
 printf '\nAll checks passed.\n'

@@ -85,7 +85,9 @@ pub fn complex() -> Complex {
     Complex {
         action: BytesStr::from_static("echoComplex"),
         msg: BytesStr::from(text(3, 64)),
-        msg_map: (0..10).map(|i| (BytesStr::from(format!("key-{i}")), sub(i))).collect(),
+        msg_map: (0..10)
+            .map(|i| (BytesStr::from(format!("key-{i}")), sub(i)))
+            .collect(),
         sub_msgs: (10..20).map(sub).collect(),
         msgs: (0..5)
             .map(|i| Message {
@@ -96,7 +98,14 @@ pub fn complex() -> Complex {
             .collect(),
         ids: (0..10).map(|i| i * 7919).collect(),
         tags: (0..5)
-            .map(|i| (i, (0..3).map(|j| BytesStr::from(text(i as usize + j, 12))).collect()))
+            .map(|i| {
+                (
+                    i,
+                    (0..3)
+                        .map(|j| BytesStr::from(text(i as usize + j, 12)))
+                        .collect(),
+                )
+            })
             .collect(),
         blob: Bytes::from((0..256).map(|i| i as u8).collect::<Vec<_>>()),
         score: 98.25,

@@ -675,10 +675,9 @@ fn unframed_scanning_waits_then_rejects_oversized_messages() {
     let dialect = Dialect::new(Framing::Unframed, ProtocolId::Binary);
     let whole = {
         let mut out = Vec::new();
-        let mut w = Binary::writer(&mut out);
-        w.write_message_begin("m", ringrpc_codec::MessageType::Call, 1)
+        Binary::writer(&mut out)
+            .write_message_begin("m", ringrpc_codec::MessageType::Call, 1)
             .unwrap();
-        drop(w);
         out.extend_from_slice(
             &to_bytes::<Binary, _>(&Inner {
                 id: 1,

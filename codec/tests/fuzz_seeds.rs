@@ -7,7 +7,10 @@ use std::path::Path;
 
 use support::fuzz_checks;
 
-fn replay(dir: &Path, target: fn(&[u8])) -> usize {
+/// A fuzz target's body.
+type Target = fn(&[u8]);
+
+fn replay(dir: &Path, target: Target) -> usize {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return 0;
     };
@@ -26,7 +29,7 @@ fn replay(dir: &Path, target: fn(&[u8])) -> usize {
 fn seeds_and_golden_vectors_never_panic() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let golden = root.join("tests/golden/vectors");
-    let targets: [(&str, fn(&[u8])); 4] = [
+    let targets: [(&str, Target); 4] = [
         ("binary_decode", fuzz_checks::binary),
         ("compact_decode", fuzz_checks::compact),
         ("frame_decode", fuzz_checks::frames),

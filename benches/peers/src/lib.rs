@@ -85,7 +85,6 @@ pub mod to_pilota {
         p::SubMessage {
             id: v.id,
             value: v.value.as_ref().map(s),
-            ..Default::default()
         }
     }
 
@@ -94,7 +93,6 @@ pub mod to_pilota {
         p::Echo {
             action: s(&e.action),
             msg: s(&e.msg),
-            ..Default::default()
         }
     }
 
@@ -112,7 +110,6 @@ pub mod to_pilota {
                     id: m.id,
                     value: m.value.as_ref().map(s),
                     sub_messages: m.sub_messages.as_ref().map(|v| v.iter().map(sub).collect()),
-                    ..Default::default()
                 })
                 .collect(),
             ids: c.ids.iter().copied().collect(),
@@ -124,7 +121,6 @@ pub mod to_pilota {
             blob: c.blob.clone(),
             score: c.score,
             flag: c.flag,
-            ..Default::default()
         }
     }
 }

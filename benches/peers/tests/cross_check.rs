@@ -6,25 +6,37 @@ use ringrpc_bench_peers::codecs::*;
 use ringrpc_bench_peers::{apache, pilota_types as p, to_apache, to_pilota};
 use ringrpc_codec::{Binary, Compact, Protocol};
 
-fn wires() -> [(Wire, fn(&Echo) -> bytes::Bytes, fn(&bytes::Bytes) -> Echo); 2] {
+/// ringrpc's echo encoder and decoder for one wire protocol.
+struct EchoCodec {
+    wire: Wire,
+    encode: fn(&Echo) -> bytes::Bytes,
+    decode: fn(&bytes::Bytes) -> Echo,
+}
+
+fn wires() -> [EchoCodec; 2] {
     [
-        (
-            Wire::Binary,
-            ringrpc_encode::<Binary, Echo>,
-            ringrpc_decode::<Binary, Echo>,
-        ),
-        (
-            Wire::Compact,
-            ringrpc_encode::<Compact, Echo>,
-            ringrpc_decode::<Compact, Echo>,
-        ),
+        EchoCodec {
+            wire: Wire::Binary,
+            encode: ringrpc_encode::<Binary, Echo>,
+            decode: ringrpc_decode::<Binary, Echo>,
+        },
+        EchoCodec {
+            wire: Wire::Compact,
+            encode: ringrpc_encode::<Compact, Echo>,
+            decode: ringrpc_decode::<Compact, Echo>,
+        },
     ]
 }
 
 #[test]
 fn echoes_are_byte_identical() {
     for echo in [messages::echo_64b(), messages::string_1k()] {
-        for (wire, enc, dec) in wires() {
+        for EchoCodec {
+            wire,
+            encode: enc,
+            decode: dec,
+        } in wires()
+        {
             let ours = enc(&echo);
             let theirs_p = pilota_encode(&to_pilota::echo(&echo), wire);
             let theirs_a = apache_encode(&to_apache::echo(&echo), wire, ours.len());

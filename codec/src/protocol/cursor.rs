@@ -244,7 +244,9 @@ impl<'a> Cursor<'a> {
         let raw = &self.data[start..start + len];
         // SIMD validation on the hot path; std only to locate an error.
         if simdutf8::basic::from_utf8(raw).is_err() {
-            let valid_up_to = std::str::from_utf8(raw).err().map_or(0, |e| e.valid_up_to());
+            let valid_up_to = std::str::from_utf8(raw)
+                .err()
+                .map_or(0, |e| e.valid_up_to());
             return Err(self.error(DecodeErrorKind::InvalidUtf8 { valid_up_to }));
         }
         let bytes = self.take_bytes(len);
