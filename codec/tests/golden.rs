@@ -4,7 +4,7 @@
 
 mod support;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use ringrpc_codec::frame::{self, Dialect, Frame, FrameDecoder, Framing, encode_frame};
@@ -12,69 +12,11 @@ use ringrpc_codec::{
     ApplicationErrorKind, ApplicationException, Binary, Bytes, BytesMut, BytesStr, Compact, Decode,
     DecodeLimits, Encode, MessageHeader, MessageType, Protocol, ProtocolId, ProtocolReader,
 };
+use support::samples::{containers, holder, primitives};
 use support::types::*;
 
 fn vectors_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/vectors")
-}
-
-fn primitives() -> Primitives {
-    Primitives {
-        b_true: true,
-        b_false: false,
-        i8v: -128,
-        i16v: -12345,
-        i32v: i32::MIN,
-        i64v: -34359738368,
-        dv: -5.235098235,
-        s: BytesStr::from("Hello, 世界 ✓"),
-        bin: Bytes::from((0..=255u8).collect::<Vec<_>>()),
-        color: Color::BLUE,
-    }
-}
-
-fn containers() -> Containers {
-    Containers {
-        ints: (-7..8).collect(),
-        strs: (0..14).map(|i| BytesStr::from(format!("s{i}"))).collect(),
-        longs: BTreeSet::from([-1, 0, 1, 1 << 40]),
-        counts: BTreeMap::from([("a".into(), 1), ("b".into(), 2), ("c".into(), 3)]),
-        flags: vec![true, false, true],
-        inners: vec![
-            Inner {
-                id: 1,
-                name: "one".into(),
-            },
-            Inner {
-                id: 2,
-                name: "two".into(),
-            },
-        ],
-        nested: BTreeMap::from([
-            (1, vec!["x".into()]),
-            (2, vec![]),
-            (3, vec!["y".into(), "z".into()]),
-        ]),
-        empty_list: vec![],
-        empty_map: BTreeMap::new(),
-        empty_set: BTreeSet::new(),
-        doubles: vec![0.0, -0.0, 1.5, f64::INFINITY, -1e300],
-    }
-}
-
-fn holder() -> Holder {
-    Holder {
-        inner: Inner {
-            id: 42,
-            name: BytesStr::new(),
-        },
-        opt_absent: None,
-        opt_present: Some(0),
-        fifteen: 15,
-        forty: -40,
-        far: "far away".into(),
-        far_bool: true,
-    }
 }
 
 /// Decodes the body named by `message` and checks it against the generator's value, then

@@ -9,66 +9,8 @@ use ringrpc_codec::{
     Binary, Bytes, BytesMut, BytesStr, Compact, Decode, DecodeErrorKind, Encode, MessageHeader,
     MessageType, Protocol, ProtocolReader, ProtocolWriter, from_bytes, to_bytes,
 };
+use support::samples;
 use support::types::*;
-
-fn sample_primitives() -> Primitives {
-    Primitives {
-        b_true: true,
-        b_false: false,
-        i8v: -128,
-        i16v: -12345,
-        i32v: i32::MIN,
-        i64v: -34359738368,
-        dv: -5.235098235,
-        s: BytesStr::from("Hello, 世界 ✓"),
-        bin: Bytes::from((0..=255u8).collect::<Vec<_>>()),
-        color: Color::BLUE,
-    }
-}
-
-fn sample_containers() -> Containers {
-    Containers {
-        ints: (-7..8).collect(),
-        strs: (0..14).map(|i| BytesStr::from(format!("s{i}"))).collect(),
-        longs: BTreeSet::from([-1, 0, 1, 1 << 40]),
-        counts: BTreeMap::from([("a".into(), 1), ("b".into(), 2), ("c".into(), 3)]),
-        flags: vec![true, false, true],
-        inners: vec![
-            Inner {
-                id: 1,
-                name: "one".into(),
-            },
-            Inner {
-                id: 2,
-                name: "two".into(),
-            },
-        ],
-        nested: BTreeMap::from([
-            (1, vec!["x".into()]),
-            (2, vec![]),
-            (3, vec!["y".into(), "z".into()]),
-        ]),
-        empty_list: vec![],
-        empty_map: BTreeMap::new(),
-        empty_set: BTreeSet::new(),
-        doubles: vec![0.0, -0.0, 1.5, f64::INFINITY, -1e300],
-    }
-}
-
-fn sample_holder() -> Holder {
-    Holder {
-        inner: Inner {
-            id: 42,
-            name: BytesStr::new(),
-        },
-        opt_absent: None,
-        opt_present: Some(0),
-        fifteen: 15,
-        forty: -40,
-        far: "far away".into(),
-        far_bool: true,
-    }
-}
 
 fn round_trip<P: Protocol, T: Encode + Decode + PartialEq + std::fmt::Debug>(value: &T) -> Bytes {
     let bytes = to_bytes::<P, _>(value).unwrap();
@@ -94,9 +36,9 @@ fn both<T: Encode + Decode + PartialEq + std::fmt::Debug>(value: &T) {
 
 #[test]
 fn every_shape_round_trips() {
-    both(&sample_primitives());
-    both(&sample_containers());
-    both(&sample_holder());
+    both(&samples::primitives());
+    both(&samples::containers());
+    both(&samples::holder());
     both(&Choice::Text("t".into()));
     both(&Choice::Number(-1));
     both(&Choice::Inner(Inner {
@@ -175,7 +117,7 @@ fn compact_layouts_match_the_spec() {
     // Bool fields fold their value into the field header.
     let h = Holder {
         far_bool: false,
-        ..sample_holder()
+        ..samples::holder()
     };
     let bytes = to_bytes::<Compact, _>(&h).unwrap();
     // Field 301 follows field 300: delta 1, type 2 (false).
@@ -363,7 +305,7 @@ fn union_with_two_fields_is_rejected() {
 
 #[test]
 fn error_path_names_the_failing_field() {
-    let mut c = sample_containers();
+    let mut c = samples::containers();
     c.inners[1].name = "bad".into();
     let bytes = to_bytes::<Binary, _>(&ContainersArgs { c }).unwrap();
     // Corrupt the 'b' of "bad" into an invalid UTF-8 byte.
@@ -391,7 +333,7 @@ fn error_path_names_the_failing_field() {
 
 #[test]
 fn string_fields_are_views_into_the_input() {
-    let bytes = to_bytes::<Compact, _>(&sample_primitives()).unwrap();
+    let bytes = to_bytes::<Compact, _>(&samples::primitives()).unwrap();
     let p: Primitives = from_bytes::<Compact, _>(&bytes).unwrap();
     let range = bytes.as_ptr_range();
     assert!(range.contains(&p.s.as_ptr()));

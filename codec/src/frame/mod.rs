@@ -41,6 +41,7 @@ use crate::error::{DecodeError, DecodeErrorKind, EncodeError};
 use crate::limits::DecodeLimits;
 use crate::message::MessageHeader;
 use crate::metadata::Metadata;
+use crate::protocol::cursor::Cursor;
 use crate::protocol::{Binary, Compact, Protocol, ProtocolReader, ProtocolWriter};
 use crate::sink::LenCounter;
 use crate::ttype::{ProtocolId, TType};
@@ -221,6 +222,56 @@ pub fn decode_frame(
             })
         }
     }
+}
+
+/// The 14-byte prefix TTHeader and THeader share: length, magic, flags, sequence number,
+/// header size in 4-byte words.
+struct FixedHeader<'a> {
+    flags: u16,
+    seq_id: i32,
+    /// A cursor over the variable header (offsets relative to the frame).
+    header: Cursor<'a>,
+    /// Where the payload starts.
+    header_end: usize,
+}
+
+/// Reads the fixed prefix of a `format` frame whose magic must be `magic`.
+fn read_fixed_header<'a>(
+    frame: &'a Bytes,
+    limits: DecodeLimits,
+    magic: u16,
+    format: &'static str,
+    what: &'static str,
+) -> Result<FixedHeader<'a>, DecodeError> {
+    let bad = |reason, at| DecodeError::new(DecodeErrorKind::BadHeader { format, reason }, at);
+    let mut cur = Cursor::new(frame, limits);
+    let _len = cur.array::<4>()?;
+    if u16::from_be_bytes(cur.array()?) != magic {
+        return Err(bad("wrong magic", 4));
+    }
+    let flags = u16::from_be_bytes(cur.array()?);
+    let seq_id = i32::from_be_bytes(cur.array()?);
+    let words = u16::from_be_bytes(cur.array()?) as usize;
+    if words == 0 {
+        return Err(bad("header size is 0", 12));
+    }
+    let header_end = 14 + words * 4;
+    if header_end > frame.len() {
+        return Err(DecodeError::new(
+            DecodeErrorKind::LengthPastEnd {
+                what,
+                len: (words * 4) as u64,
+                remaining: frame.len() - 14,
+            },
+            12,
+        ));
+    }
+    Ok(FixedHeader {
+        flags,
+        seq_id,
+        header: Cursor::range(frame, 14, header_end, limits),
+        header_end,
+    })
 }
 
 /// Checks that a length-prefixed frame's length field matches its size.

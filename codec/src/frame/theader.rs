@@ -29,33 +29,12 @@ pub(super) fn decode(
     frame: &Bytes,
     limits: DecodeLimits,
 ) -> Result<(HeaderInfo, ProtocolId, Bytes), DecodeError> {
-    let mut cur = Cursor::new(frame, limits);
-    let _len = cur.array::<4>()?;
-    let magic = u16::from_be_bytes(cur.array()?);
-    if magic != MAGIC {
-        return Err(DecodeError::new(
-            DecodeErrorKind::BadHeader {
-                format: FORMAT,
-                reason: "magic is not 0x0FFF",
-            },
-            4,
-        ));
-    }
-    let flags = u16::from_be_bytes(cur.array()?);
-    let seq_id = i32::from_be_bytes(cur.array()?);
-    let words = u16::from_be_bytes(cur.array()?) as usize;
-    let header_end = 14 + words * 4;
-    if header_end > frame.len() {
-        return Err(DecodeError::new(
-            DecodeErrorKind::LengthPastEnd {
-                what: "THeader header",
-                len: (words * 4) as u64,
-                remaining: frame.len() - 14,
-            },
-            12,
-        ));
-    }
-    let mut cur = Cursor::range(frame, 14, header_end, limits);
+    let super::FixedHeader {
+        flags,
+        seq_id,
+        header: mut cur,
+        header_end,
+    } = super::read_fixed_header(frame, limits, MAGIC, FORMAT, "THeader header")?;
     let protocol = match cur.varint64()? {
         0 => ProtocolId::Binary,
         2 => ProtocolId::Compact,

@@ -24,46 +24,17 @@ const INFO_KEYVALUE: u8 = 0x01;
 const INFO_INTKEYVALUE: u8 = 0x10;
 const INFO_ACL_TOKEN: u8 = 0x11;
 
-#[cold]
-fn bad(reason: &'static str, at: usize) -> DecodeError {
-    DecodeError::new(
-        DecodeErrorKind::BadHeader {
-            format: FORMAT,
-            reason,
-        },
-        at,
-    )
-}
-
 /// Parses a whole TTHeader frame into its header and payload.
 pub(super) fn decode(
     frame: &Bytes,
     limits: DecodeLimits,
 ) -> Result<(HeaderInfo, Bytes), DecodeError> {
-    let mut cur = Cursor::new(frame, limits);
-    let _len = cur.array::<4>()?;
-    let magic = u16::from_be_bytes(cur.array()?);
-    if magic != MAGIC {
-        return Err(bad("magic is not 0x1000", 4));
-    }
-    let flags = u16::from_be_bytes(cur.array()?);
-    let seq_id = i32::from_be_bytes(cur.array()?);
-    let words = u16::from_be_bytes(cur.array()?) as usize;
-    if words == 0 {
-        return Err(bad("header size is 0", 12));
-    }
-    let header_end = 14 + words * 4;
-    if header_end > frame.len() {
-        return Err(DecodeError::new(
-            DecodeErrorKind::LengthPastEnd {
-                what: "TTHeader header",
-                len: (words * 4) as u64,
-                remaining: frame.len() - 14,
-            },
-            12,
-        ));
-    }
-    let mut cur = Cursor::range(frame, 14, header_end, limits);
+    let super::FixedHeader {
+        flags,
+        seq_id,
+        header: mut cur,
+        header_end,
+    } = super::read_fixed_header(frame, limits, MAGIC, FORMAT, "TTHeader header")?;
     let protocol = cur.u8()?;
     if protocol != 0 {
         return Err(DecodeError::new(

@@ -472,10 +472,7 @@ impl ProtocolReader for CompactReader<'_> {
         }
     }
 
-    #[inline]
-    fn read_i8(&mut self) -> Result<i8, DecodeError> {
-        Ok(self.cur.u8()? as i8)
-    }
+    cursor_reader_methods!();
 
     #[inline]
     fn read_i16(&mut self) -> Result<i16, DecodeError> {
@@ -497,49 +494,6 @@ impl ProtocolReader for CompactReader<'_> {
         Ok(f64::from_bits(u64::from_le_bytes(self.cur.array()?)))
     }
 
-    #[inline]
-    fn read_uuid(&mut self) -> Result<[u8; 16], DecodeError> {
-        self.cur.array()
-    }
-
-    #[inline]
-    fn read_binary(&mut self) -> Result<Bytes, DecodeError> {
-        let len = self.read_bytes_len("binary")?;
-        Ok(self.cur.take_bytes(len))
-    }
-
-    #[inline]
-    fn read_string(&mut self) -> Result<BytesStr, DecodeError> {
-        let len = self.read_bytes_len("string")?;
-        self.cur.take_str(len)
-    }
-
-    #[inline]
-    fn skip_binary(&mut self) -> Result<(), DecodeError> {
-        let len = self.read_bytes_len("binary")?;
-        self.cur.advance(len)
-    }
-
-    #[inline]
-    fn read_list_begin(&mut self) -> Result<ListHeader, DecodeError> {
-        self.read_list_like("list")
-    }
-
-    #[inline]
-    fn read_list_end(&mut self) {
-        self.cur.exit();
-    }
-
-    #[inline]
-    fn read_set_begin(&mut self) -> Result<ListHeader, DecodeError> {
-        self.read_list_like("set")
-    }
-
-    #[inline]
-    fn read_set_end(&mut self) {
-        self.cur.exit();
-    }
-
     fn read_map_begin(&mut self) -> Result<MapHeader, DecodeError> {
         let len = self.read_size("map")?;
         let (key, value, len) = if len == 0 {
@@ -555,11 +509,6 @@ impl ProtocolReader for CompactReader<'_> {
         };
         self.cur.enter()?;
         Ok(MapHeader { key, value, len })
-    }
-
-    #[inline]
-    fn read_map_end(&mut self) {
-        self.cur.exit();
     }
 
     fn peek_container_types(&self, container: TType) -> Option<(TType, TType)> {
@@ -601,29 +550,6 @@ impl ProtocolReader for CompactReader<'_> {
             TType::Uuid => Some(16),
             _ => None,
         }
-    }
-
-    #[inline]
-    fn skip_bytes(&mut self, n: usize) -> Result<(), DecodeError> {
-        self.cur.advance(n)
-    }
-
-    #[inline]
-    fn position(&self) -> usize {
-        self.cur.pos()
-    }
-
-    #[inline]
-    fn remaining(&self) -> usize {
-        self.cur.remaining()
-    }
-
-    fn limits(&self) -> &DecodeLimits {
-        &self.cur.limits
-    }
-
-    fn finish(&self) -> Result<(), DecodeError> {
-        self.cur.finish()
     }
 }
 

@@ -8,6 +8,88 @@
 //! [`StructScope`] (the Compact protocol's previous field id) that the caller hands back to
 //! `*_struct_end`, so the state stack lives on the caller's own stack.
 
+/// The [`ProtocolReader`] methods that are the same for every protocol: they delegate to
+/// the reader's `cur: Cursor` and its `read_bytes_len`/`read_list_like` helpers.
+macro_rules! cursor_reader_methods {
+    () => {
+        #[inline]
+        fn read_i8(&mut self) -> Result<i8, DecodeError> {
+            Ok(self.cur.u8()? as i8)
+        }
+
+        #[inline]
+        fn read_uuid(&mut self) -> Result<[u8; 16], DecodeError> {
+            self.cur.array()
+        }
+
+        #[inline]
+        fn read_binary(&mut self) -> Result<Bytes, DecodeError> {
+            let len = self.read_bytes_len("binary")?;
+            Ok(self.cur.take_bytes(len))
+        }
+
+        #[inline]
+        fn read_string(&mut self) -> Result<BytesStr, DecodeError> {
+            let len = self.read_bytes_len("string")?;
+            self.cur.take_str(len)
+        }
+
+        #[inline]
+        fn skip_binary(&mut self) -> Result<(), DecodeError> {
+            let len = self.read_bytes_len("binary")?;
+            self.cur.advance(len)
+        }
+
+        #[inline]
+        fn read_list_begin(&mut self) -> Result<ListHeader, DecodeError> {
+            self.read_list_like("list")
+        }
+
+        #[inline]
+        fn read_list_end(&mut self) {
+            self.cur.exit();
+        }
+
+        #[inline]
+        fn read_set_begin(&mut self) -> Result<ListHeader, DecodeError> {
+            self.read_list_like("set")
+        }
+
+        #[inline]
+        fn read_set_end(&mut self) {
+            self.cur.exit();
+        }
+
+        #[inline]
+        fn read_map_end(&mut self) {
+            self.cur.exit();
+        }
+
+        #[inline]
+        fn skip_bytes(&mut self, n: usize) -> Result<(), DecodeError> {
+            self.cur.advance(n)
+        }
+
+        #[inline]
+        fn position(&self) -> usize {
+            self.cur.pos()
+        }
+
+        #[inline]
+        fn remaining(&self) -> usize {
+            self.cur.remaining()
+        }
+
+        fn limits(&self) -> &DecodeLimits {
+            &self.cur.limits
+        }
+
+        fn finish(&self) -> Result<(), DecodeError> {
+            self.cur.finish()
+        }
+    };
+}
+
 mod binary;
 mod compact;
 pub(crate) mod cursor;

@@ -10,6 +10,7 @@
 )]
 
 pub mod fuzz_checks;
+pub mod samples;
 pub mod types;
 
 pub use ringrpc_codec::{
