@@ -1,5 +1,12 @@
 //! ringrpc-codegen: IDL front ends (Thrift, later protobuf) → one IR → Rust code.
 //!
-//! Not implemented yet: the Thrift front end, the IR and the generators arrive with the
-//! codegen issue. Generated code will implement the traits of `ringrpc-codec`
-//! (`Encode`, `Decode`) and name only `::ringrpc::__codegen` paths.
+//! Today: the Thrift front end ([`thrift`]: lexer, parser, syntax tree) with
+//! [`diagnostic`]s that point at `file:line:col`, quote the line and underline the
+//! offending text. Resolution into the IR, the Rust generators, `@control_plane` policies,
+//! the `idl-gen` CLI, the build.rs API and `include_idl!` come next. Generated code will
+//! implement `ringrpc-codec`'s `Encode`/`Decode` and name only `::ringrpc::__codegen` paths.
+
+pub mod diagnostic;
+pub mod thrift;
+
+pub use diagnostic::{Diagnostic, Diagnostics, Severity, SourceFile, Span};
