@@ -83,7 +83,13 @@ fn apache_thrift_test_idl() {
         .find(|f| f.name.name == "testMultiException")
         .unwrap();
     assert_eq!(multi.throws.len(), 2);
-    assert!(multi.doc.as_deref().unwrap_or("").contains("Xception2"));
+    assert!(
+        multi
+            .doc
+            .as_ref()
+            .map_or("", |d| d.text.as_str())
+            .contains("Xception2")
+    );
     let numberz = doc
         .definitions
         .iter()
@@ -147,7 +153,10 @@ fn corpus_of_every_construct() {
             _ => None,
         })
         .unwrap();
-    assert_eq!(ty.doc.as_deref(), Some("Keywords of Rust as names."));
+    assert_eq!(
+        ty.doc.as_ref().map(|d| d.text.as_str()),
+        Some("Keywords of Rust as names.")
+    );
     assert_eq!(ty.fields.len(), 10);
     assert_eq!(ty.fields[0].requiredness, Requiredness::Required);
     assert_eq!(
@@ -173,12 +182,16 @@ fn corpus_of_every_construct() {
     assert_eq!(svc.extends.as_ref().unwrap().name, "Base");
     assert!(
         svc.doc
-            .as_deref()
+            .as_ref()
             .unwrap()
+            .text
             .contains("@control_plane(timeout_ms = 200)")
     );
     assert_eq!(svc.functions.len(), 4);
-    assert_eq!(svc.functions[0].doc.as_deref(), Some("Echo it."));
+    assert_eq!(
+        svc.functions[0].doc.as_ref().map(|d| d.text.as_str()),
+        Some("Echo it.")
+    );
     assert_eq!(svc.functions[0].throws.len(), 2);
     assert!(svc.functions[1].oneway);
     assert_eq!(

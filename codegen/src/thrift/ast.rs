@@ -11,6 +11,15 @@ pub struct Ident {
     pub span: Span,
 }
 
+/// A doc comment (`/** … */` or `///` lines).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Doc {
+    /// The text, comment markers removed.
+    pub text: String,
+    /// Where the whole comment is in the source (for locating `@control_plane`).
+    pub span: Span,
+}
+
 /// `(key = "value", …)` after an element.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Annotation {
@@ -178,7 +187,7 @@ pub enum ConstKind {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Const {
     /// Doc comment.
-    pub doc: Option<String>,
+    pub doc: Option<Doc>,
     /// Type.
     pub ty: Type,
     /// Name.
@@ -193,7 +202,7 @@ pub struct Const {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Typedef {
     /// Doc comment.
-    pub doc: Option<String>,
+    pub doc: Option<Doc>,
     /// The aliased type.
     pub ty: Type,
     /// Name.
@@ -206,7 +215,7 @@ pub struct Typedef {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Enum {
     /// Doc comment.
-    pub doc: Option<String>,
+    pub doc: Option<Doc>,
     /// Name.
     pub name: Ident,
     /// Values in order.
@@ -219,7 +228,7 @@ pub struct Enum {
 #[derive(Debug, Clone, PartialEq)]
 pub struct EnumValue {
     /// Doc comment.
-    pub doc: Option<String>,
+    pub doc: Option<Doc>,
     /// Name.
     pub name: Ident,
     /// Explicit value, if written.
@@ -243,7 +252,7 @@ pub enum StructKind {
 #[derive(Debug, Clone, PartialEq)]
 pub struct StructLike {
     /// Doc comment.
-    pub doc: Option<String>,
+    pub doc: Option<Doc>,
     /// Which.
     pub kind: StructKind,
     /// Name.
@@ -269,7 +278,7 @@ pub enum Requiredness {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Field {
     /// Doc comment.
-    pub doc: Option<String>,
+    pub doc: Option<Doc>,
     /// Explicit id, if written.
     pub id: Option<(i64, Span)>,
     /// Requiredness.
@@ -288,7 +297,7 @@ pub struct Field {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Service {
     /// Doc comment.
-    pub doc: Option<String>,
+    pub doc: Option<Doc>,
     /// Name.
     pub name: Ident,
     /// The parent service.
@@ -303,7 +312,7 @@ pub struct Service {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Function {
     /// Doc comment.
-    pub doc: Option<String>,
+    pub doc: Option<Doc>,
     /// `oneway`.
     pub oneway: bool,
     /// Return type (`None`: `void`).

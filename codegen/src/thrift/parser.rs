@@ -93,11 +93,12 @@ impl Parser<'_> {
     }
 
     /// Doc comments before an element; the last one wins, stray ones are dropped.
-    fn take_doc(&mut self) -> Option<String> {
+    fn take_doc(&mut self) -> Option<Doc> {
         let mut doc = None;
         while let TokenKind::Doc(text) = self.peek_kind() {
-            doc = Some(text.clone());
-            self.bump();
+            let text = text.clone();
+            let span = self.bump().span;
+            doc = Some(Doc { text, span });
         }
         doc
     }
@@ -388,7 +389,7 @@ impl Parser<'_> {
         })
     }
 
-    fn constant(&mut self, doc: Option<String>) -> PResult<Const> {
+    fn constant(&mut self, doc: Option<Doc>) -> PResult<Const> {
         self.bump();
         let ty = self.ty()?;
         let name = self.ident("the constant's name")?;
@@ -405,7 +406,7 @@ impl Parser<'_> {
         })
     }
 
-    fn enumeration(&mut self, doc: Option<String>) -> PResult<Enum> {
+    fn enumeration(&mut self, doc: Option<Doc>) -> PResult<Enum> {
         self.bump();
         let name = self.ident("the enum's name")?;
         self.expect_punct('{', &format!("to open enum `{}`", name.name))?;
@@ -447,7 +448,7 @@ impl Parser<'_> {
         })
     }
 
-    fn struct_like(&mut self, doc: Option<String>) -> PResult<StructLike> {
+    fn struct_like(&mut self, doc: Option<Doc>) -> PResult<StructLike> {
         let kw = self.bump();
         let kind = match kw.kind {
             TokenKind::Ident(ref k) if k == "union" => StructKind::Union,
@@ -551,7 +552,7 @@ impl Parser<'_> {
         }
     }
 
-    fn service(&mut self, doc: Option<String>) -> PResult<Service> {
+    fn service(&mut self, doc: Option<Doc>) -> PResult<Service> {
         self.bump();
         let name = self.ident("the service's name")?;
         let extends = if self.eat_keyword("extends") {
@@ -582,7 +583,7 @@ impl Parser<'_> {
         })
     }
 
-    fn function(&mut self, doc: Option<String>) -> PResult<Function> {
+    fn function(&mut self, doc: Option<Doc>) -> PResult<Function> {
         let oneway = self.eat_keyword("oneway");
         let returns = if self.eat_keyword("void") {
             None
