@@ -7,6 +7,7 @@
 //! implement `ringrpc-codec`'s `Encode`/`Decode` and name only `::ringrpc::__codegen` paths.
 
 pub mod diagnostic;
+pub mod policy;
 pub mod thrift;
 
 pub use diagnostic::{Diagnostic, Diagnostics, Severity, SourceFile, Span};
