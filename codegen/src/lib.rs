@@ -2,8 +2,9 @@
 //!
 //! Today: the Thrift front end ([`thrift`]: lexer, parser, syntax tree) with
 //! [`diagnostic`]s that point at `file:line:col`, quote the line and underline the
-//! offending text. Resolution into the IR, the Rust generators, `@control_plane` policies,
-//! the `idl-gen` CLI, the build.rs API and `include_idl!` come next. Generated code will
+//! offending text; and [`policy`], the `@control_plane` key set with its validation.
+//! Resolution into the IR, the Rust generators, the `idl-gen` CLI, the build.rs API and
+//! `include_idl!` come next. Generated code will
 //! implement `ringrpc-codec`'s `Encode`/`Decode` and name only `::ringrpc::__codegen` paths.
 
 pub mod diagnostic;
