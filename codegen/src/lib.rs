@@ -8,7 +8,10 @@
 //! implement `ringrpc-codec`'s `Encode`/`Decode` and name only `::ringrpc::__codegen` paths.
 
 pub mod diagnostic;
+pub mod ir;
 pub mod policy;
+pub mod resolve;
 pub mod thrift;
 
 pub use diagnostic::{Diagnostic, Diagnostics, Severity, SourceFile, Span};
+pub use resolve::resolve;
