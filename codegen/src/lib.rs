@@ -11,6 +11,7 @@ pub mod diagnostic;
 pub mod ir;
 pub mod policy;
 pub mod resolve;
+pub mod rust;
 pub mod thrift;
 
 pub use diagnostic::{Diagnostic, Diagnostics, Severity, SourceFile, Span};
