@@ -50,6 +50,7 @@ pub use protocol::{
 };
 pub use sink::{LenCounter, Sink};
 pub use ttype::{ProtocolId, TType};
+pub use uuid::Uuid;
 pub use value::{Decode, Encode, HashMap, HashSet};
 
 /// Encodes `value` with protocol `P` into a new buffer of exactly the right size.

@@ -5,3 +5,15 @@
 //! client and server, and the governance layers land here next (see DESIGN.md).
 
 pub use ringrpc_codec as codec;
+
+/// The paths generated code names (tonic's pattern): generated code refers only to
+/// `::ringrpc::__codegen::*`, so the crate's inside can change without regenerating.
+/// Not a public API.
+#[doc(hidden)]
+pub mod __codegen {
+    pub use ringrpc_codec::value::{encode_list, encode_map, encode_set};
+    pub use ringrpc_codec::{
+        Bytes, BytesStr, Decode, DecodeError, DecodeErrorKind, Encode, EncodeError, HashMap,
+        HashSet, ProtocolReader, ProtocolWriter, TType, Uuid,
+    };
+}
