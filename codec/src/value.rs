@@ -11,7 +11,9 @@
 //! | `set<T>` | [`HashSet<T>`] (aHash), any `std::collections::HashSet<T, S>`, `BTreeSet<T>` |
 //! | `map<K, V>` | [`HashMap<K, V>`] (aHash), any `std::collections::HashMap<K, V, S>`, `BTreeMap<K, V>` |
 //!
-//! `Box<T>` and `Arc<T>` encode and decode as `T` (for recursive types).
+//! `Box<T>` and `Arc<T>` encode and decode as `T` (for recursive types). [`VecSet`] and
+//! [`VecMap`] hold sets and maps whose elements cannot be hashed (`set<double>`,
+//! `map<set<i32>, …>`), in wire order.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::hash::{BuildHasher, Hash};
@@ -515,5 +517,68 @@ impl Decode for () {
     #[inline]
     fn decode<R: ProtocolReader>(r: &mut R) -> Result<Self, DecodeError> {
         r.skip(TType::Struct)
+    }
+}
+
+/// A `set<T>` kept as a `Vec` in wire order, for element types that cannot be hashed
+/// (`double`, maps, sets, structs holding them). Duplicates are not removed.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct VecSet<T>(pub Vec<T>);
+
+impl<T: Encode> Encode for VecSet<T> {
+    const TTYPE: TType = TType::Set;
+    #[inline]
+    fn encode<W: ProtocolWriter>(&self, w: &mut W) -> Result<(), EncodeError> {
+        encode_set(w, self.0.len(), self.0.iter())
+    }
+}
+
+impl<T: Decode> Decode for VecSet<T> {
+    const TTYPE: TType = TType::Set;
+    #[inline]
+    fn decode<R: ProtocolReader>(r: &mut R) -> Result<Self, DecodeError> {
+        let mut out = Vec::new();
+        decode_elements(r, true, |item, len| {
+            if out.capacity() == 0 {
+                out.reserve_exact(prealloc::<T>(len));
+            }
+            out.push(item)
+        })?;
+        Ok(VecSet(out))
+    }
+    #[inline]
+    fn wire_matches<R: ProtocolReader>(r: &R, ttype: TType) -> bool {
+        list_matches::<R, T>(r, ttype, TType::Set)
+    }
+}
+
+/// A `map<K, V>` kept as entries in wire order, for key types that cannot be hashed.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct VecMap<K, V>(pub Vec<(K, V)>);
+
+impl<K: Encode, V: Encode> Encode for VecMap<K, V> {
+    const TTYPE: TType = TType::Map;
+    #[inline]
+    fn encode<W: ProtocolWriter>(&self, w: &mut W) -> Result<(), EncodeError> {
+        encode_map(w, self.0.len(), self.0.iter().map(|(k, v)| (k, v)))
+    }
+}
+
+impl<K: Decode, V: Decode> Decode for VecMap<K, V> {
+    const TTYPE: TType = TType::Map;
+    #[inline]
+    fn decode<R: ProtocolReader>(r: &mut R) -> Result<Self, DecodeError> {
+        let mut out = Vec::new();
+        decode_entries(r, |k, v, len| {
+            if out.capacity() == 0 {
+                out.reserve_exact(prealloc::<(K, V)>(len));
+            }
+            out.push((k, v));
+        })?;
+        Ok(VecMap(out))
+    }
+    #[inline]
+    fn wire_matches<R: ProtocolReader>(r: &R, ttype: TType) -> bool {
+        map_matches::<R, K, V>(r, ttype)
     }
 }

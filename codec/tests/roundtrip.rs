@@ -339,3 +339,18 @@ fn string_fields_are_views_into_the_input() {
     assert!(range.contains(&p.s.as_ptr()));
     assert!(range.contains(&p.bin.as_ptr()));
 }
+
+#[test]
+fn vec_sets_and_maps_hold_unhashable_elements_in_wire_order() {
+    use ringrpc_codec::{VecMap, VecSet};
+    let set = VecSet(vec![2.5f64, -0.0, 1.0]);
+    let map = VecMap(vec![(VecSet(vec![1i32, 2]), 1.5f64), (VecSet(vec![]), 0.0)]);
+    both(&set);
+    both(&map);
+    // Same bytes as the hashed/ordered types for the same order.
+    let ordered = BTreeSet::from([1i32, 2, 3]);
+    assert_eq!(
+        to_bytes::<Compact, _>(&VecSet(vec![1i32, 2, 3])).unwrap(),
+        to_bytes::<Compact, _>(&ordered).unwrap()
+    );
+}

@@ -14,6 +14,6 @@ pub mod __codegen {
     pub use ringrpc_codec::value::{encode_list, encode_map, encode_set};
     pub use ringrpc_codec::{
         Bytes, BytesStr, Decode, DecodeError, DecodeErrorKind, Encode, EncodeError, HashMap,
-        HashSet, ProtocolReader, ProtocolWriter, TType, Uuid,
+        HashSet, ProtocolReader, ProtocolWriter, TType, Uuid, VecMap, VecSet,
     };
 }
