@@ -7,6 +7,7 @@
 //! `include_idl!` come next. Generated code will
 //! implement `ringrpc-codec`'s `Encode`/`Decode` and name only `::ringrpc::__codegen` paths.
 
+pub mod builder;
 pub mod diagnostic;
 pub mod ir;
 pub mod policy;
@@ -14,5 +15,6 @@ pub mod resolve;
 pub mod rust;
 pub mod thrift;
 
+pub use builder::{Builder, Error};
 pub use diagnostic::{Diagnostic, Diagnostics, Severity, SourceFile, Span};
 pub use resolve::resolve;

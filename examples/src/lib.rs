@@ -1,5 +1,16 @@
-//! Shared pieces of the ringrpc examples: a hand-written message type shaped exactly like
-//! the code `ringrpc-codegen` will generate for `idl/bench.thrift`'s `Echo` struct.
+//! Shared pieces of the ringrpc examples: the code generated from `idl/golden.thrift` and
+//! `idl/bench.thrift` by the build script (ringrpc-codegen's build.rs API), and a
+//! hand-written `Echo` showing what the generated code does.
+
+/// Types generated from `idl/golden.thrift`.
+pub mod golden {
+    ringrpc::include_idl!("golden");
+}
+
+/// Types generated from `idl/bench.thrift`.
+pub mod bench {
+    ringrpc::include_idl!("bench");
+}
 
 use ringrpc::codec::{
     BytesStr, Decode, DecodeError, DecodeErrorKind, Encode, EncodeError, ProtocolReader,

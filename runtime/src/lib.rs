@@ -6,6 +6,15 @@
 
 pub use ringrpc_codec as codec;
 
+/// Includes the Rust that `ringrpc_codegen::Builder` generated into `$OUT_DIR` for the IDL
+/// file `name` (`include_idl!("echo")` for `echo.thrift`), like `tonic::include_proto!`.
+#[macro_export]
+macro_rules! include_idl {
+    ($name:literal) => {
+        include!(concat!(env!("OUT_DIR"), "/", $name, ".rs"));
+    };
+}
+
 /// The paths generated code names (tonic's pattern): generated code refers only to
 /// `::ringrpc::__codegen::*`, so the crate's inside can change without regenerating.
 /// Not a public API.
