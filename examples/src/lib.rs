@@ -12,6 +12,11 @@ pub mod bench {
     ringrpc::include_idl!("bench");
 }
 
+/// Types generated from Apache's conformance IDL, `ThriftTest.thrift`.
+pub mod thrift_test {
+    ringrpc::include_idl!("ThriftTest");
+}
+
 use ringrpc::codec::{
     BytesStr, Decode, DecodeError, DecodeErrorKind, Encode, EncodeError, ProtocolReader,
     ProtocolWriter, TType,

@@ -156,3 +156,50 @@ fn generated_enums_keep_unknown_values_and_defaults_apply() {
     );
     assert_eq!(Color::default(), Color::RED);
 }
+
+#[test]
+fn thrift_test_idl_generates_working_types() {
+    use ringrpc::codec::{from_bytes, to_bytes};
+    use ringrpc_examples::thrift_test::thrift_test as tt;
+    // Defaults from the IDL, including optional fields with defaults.
+    let b = tt::BoolTest::default();
+    assert_eq!((b.b, b.s.as_deref()), (Some(true), Some("true")));
+    // Field-id gaps and nesting.
+    let x = tt::Xtruct2 {
+        byte_thing: 1,
+        struct_thing: tt::Xtruct {
+            string_thing: "Zero".into(),
+            byte_thing: 1,
+            i32_thing: -3,
+            i64_thing: -5,
+        },
+        i32_thing: 5,
+    };
+    let bytes = to_bytes::<Compact, _>(&x).unwrap();
+    assert_eq!(from_bytes::<Compact, tt::Xtruct2>(&bytes).unwrap(), x);
+    // Unhashable keys (map<set<i32>, …>, set<Insanity>) still round-trip.
+    let crazy = tt::CrazyNesting {
+        string_field: "s".into(),
+        set_field: Some(ringrpc::codec::VecSet(vec![tt::Insanity::default()])),
+        list_field: vec![ringrpc::codec::VecMap(vec![(
+            [1, 2].into_iter().collect(),
+            [(3, ringrpc::codec::VecSet(vec![vec![]]))]
+                .into_iter()
+                .collect(),
+        )])],
+        ..Default::default()
+    };
+    let bytes = to_bytes::<Binary, _>(&crazy).unwrap();
+    assert_eq!(
+        from_bytes::<Binary, tt::CrazyNesting>(&bytes).unwrap(),
+        crazy
+    );
+    // A required field missing on the wire is a typed error naming struct and field.
+    let empty = to_bytes::<Binary, _>(&()).unwrap();
+    let err = from_bytes::<Binary, tt::CrazyNesting>(&empty).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "required field `list_field` of `CrazyNesting` is missing at byte 1"
+    );
+    assert_eq!(tt::MY_NUMBERZ, tt::Numberz::ONE);
+}
