@@ -85,6 +85,17 @@ impl Builder {
         Ok((generate(&ir), inputs))
     }
 
+    /// The `@control_plane` policy of every service and method of `file`, as JSON.
+    pub fn policy_json(&self, file: &Path) -> Result<String, Error> {
+        let loader = self
+            .include_dirs
+            .iter()
+            .fold(Loader::new(), |l, d| l.include_dir(d.clone()));
+        let program = loader.load(file).map_err(Error::Idl)?;
+        let (ir, _) = resolve(&program).map_err(Error::Idl)?;
+        Ok(crate::policy_dump::policy_json(&ir))
+    }
+
     /// Generates `<out>/<stem>.rs` for each file; in a build script, also tells cargo to
     /// rerun when any input changes.
     pub fn compile(&self, files: &[impl AsRef<Path>]) -> Result<(), Error> {

@@ -11,6 +11,7 @@ pub mod builder;
 pub mod diagnostic;
 pub mod ir;
 pub mod policy;
+pub mod policy_dump;
 pub mod resolve;
 pub mod rust;
 pub mod thrift;
