@@ -12,6 +12,11 @@ pub mod bench {
     ringrpc::include_idl!("bench");
 }
 
+/// The same `idl/golden.thrift`, expanded in place by the `include_thrift!` proc-macro.
+pub mod golden_by_macro {
+    ringrpc::include_thrift!("../idl/golden.thrift");
+}
+
 /// Types generated from Apache's conformance IDL, `ThriftTest.thrift`.
 pub mod thrift_test {
     ringrpc::include_idl!("ThriftTest");

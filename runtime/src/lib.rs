@@ -5,6 +5,16 @@
 //! client and server, and the governance layers land here next (see DESIGN.md).
 
 pub use ringrpc_codec as codec;
+/// Generates Rust from a Thrift file in place (path relative to the crate's `Cargo.toml`;
+/// optional `include = ["dir", …]`). An IDL error is a compile error quoting the IDL
+/// location:
+///
+/// ```compile_fail
+/// mod missing {
+///     ringrpc::include_thrift!("idl/does-not-exist.thrift");
+/// }
+/// ```
+pub use ringrpc_macros::include_thrift;
 
 /// Includes the Rust that `ringrpc_codegen::Builder` generated into `$OUT_DIR` for the IDL
 /// file `name` (`include_idl!("echo")` for `echo.thrift`), like `tonic::include_proto!`.
