@@ -582,3 +582,67 @@ impl<K: Decode, V: Decode> Decode for VecMap<K, V> {
         map_matches::<R, K, V>(r, ttype)
     }
 }
+
+/// Writes field `id` holding `value` (generated code calls this for each set field).
+#[inline]
+pub fn write_field<W, T>(w: &mut W, id: i16, value: &T) -> Result<(), EncodeError>
+where
+    W: ProtocolWriter,
+    T: Encode + ?Sized,
+{
+    w.write_field_begin(T::TTYPE, id);
+    value.encode(w)
+}
+
+/// Writes field `id` if `value` is set.
+#[inline]
+pub fn write_optional_field<W, T>(w: &mut W, id: i16, value: &Option<T>) -> Result<(), EncodeError>
+where
+    W: ProtocolWriter,
+    T: Encode,
+{
+    match value {
+        Some(v) => write_field(w, id, v),
+        None => Ok(()),
+    }
+}
+
+/// Reads a field whose header said `ttype` into `slot` if the wire type matches `T`, and
+/// skips it otherwise (a known id with another type, as Apache does). Errors name the
+/// struct and field.
+#[inline]
+pub fn read_field<R, T>(
+    r: &mut R,
+    ttype: TType,
+    slot: &mut Option<T>,
+    strukt: &'static str,
+    field: &'static str,
+    id: i16,
+) -> Result<(), DecodeError>
+where
+    R: ProtocolReader,
+    T: Decode,
+{
+    if T::wire_matches(r, ttype) {
+        *slot = Some(T::decode(r).map_err(|e| e.in_field(strukt, field, id))?);
+        Ok(())
+    } else {
+        r.skip(ttype)
+    }
+}
+
+/// The value of a required field, or the error naming it.
+#[inline]
+pub fn required<T>(
+    slot: Option<T>,
+    strukt: &'static str,
+    field: &'static str,
+    position: usize,
+) -> Result<T, DecodeError> {
+    slot.ok_or_else(|| {
+        DecodeError::new(
+            DecodeErrorKind::MissingRequiredField { strukt, field },
+            position,
+        )
+    })
+}

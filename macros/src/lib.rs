@@ -51,7 +51,7 @@ pub fn include_thrift(input: TokenStream) -> TokenStream {
     let builder = input
         .include_dirs
         .iter()
-        .fold(ringrpc_codegen::Builder::new(), |b, d| {
+        .fold(ringrpc_codegen::Builder::new().threads(1), |b, d| {
             b.include_dir(root.join(d.value()))
         });
     let path = root.join(input.path.value());

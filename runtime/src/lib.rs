@@ -30,7 +30,10 @@ macro_rules! include_idl {
 /// Not a public API.
 #[doc(hidden)]
 pub mod __codegen {
-    pub use ringrpc_codec::value::{encode_list, encode_map, encode_set};
+    pub use ringrpc_codec::value::{
+        encode_list, encode_map, encode_set, read_field, required, write_field,
+        write_optional_field,
+    };
     pub use ringrpc_codec::{
         Bytes, BytesStr, Decode, DecodeError, DecodeErrorKind, Encode, EncodeError, HashMap,
         HashSet, ProtocolReader, ProtocolWriter, TType, Uuid, VecMap, VecSet,

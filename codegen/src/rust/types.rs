@@ -2,7 +2,7 @@
 //! enums (open `i32` newtypes: unknown values survive), typedefs and constants, each with its
 //! `Encode`/`Decode` implementation. Generated code names only `::ringrpc::__codegen`.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use proc_macro2::{Literal, TokenStream};
 use quote::{format_ident, quote};
@@ -10,11 +10,98 @@ use quote::{format_ident, quote};
 use super::names::{camel, screaming, snake};
 use crate::ir::*;
 
+/// Facts about the IR's structs computed once: which can derive `Eq`/`Hash`, and which
+/// structs each one holds inline (directly or through inline fields), for boxing.
+pub(crate) struct Analysis {
+    hashable: HashSet<DefId>,
+    inline_reach: HashMap<DefId, HashSet<DefId>>,
+}
+
+/// The structs a type refers to: `inline` only those held by value (not in a container).
+fn struct_refs(ir: &Ir, ty: &Ty, inline: bool, out: &mut Vec<DefId>) {
+    match ir.resolve_typedefs(ty) {
+        Ty::Struct(id) => out.push(*id),
+        Ty::List(t) | Ty::Set(t) if !inline => struct_refs(ir, t, inline, out),
+        Ty::Map(k, v) if !inline => {
+            struct_refs(ir, k, inline, out);
+            struct_refs(ir, v, inline, out);
+        }
+        _ => {}
+    }
+}
+
+/// Whether a type has a double, set or map anywhere outside referenced structs.
+fn locally_unhashable(ir: &Ir, ty: &Ty) -> bool {
+    match ir.resolve_typedefs(ty) {
+        Ty::Double | Ty::Set(_) | Ty::Map(..) => true,
+        Ty::List(t) => locally_unhashable(ir, t),
+        _ => false,
+    }
+}
+
+impl Analysis {
+    pub(crate) fn new(ir: &Ir) -> Self {
+        let structs: Vec<(DefId, &StructDef)> = ir
+            .defs
+            .iter()
+            .enumerate()
+            .filter_map(|(i, d)| match &d.kind {
+                DefKind::Struct(s) => Some((DefId(i), s)),
+                _ => None,
+            })
+            .collect();
+        let edges = |inline: bool| -> HashMap<DefId, Vec<DefId>> {
+            structs
+                .iter()
+                .map(|(id, s)| {
+                    let mut out = Vec::new();
+                    for f in &s.fields {
+                        struct_refs(ir, &f.ty, inline, &mut out);
+                    }
+                    (*id, out)
+                })
+                .collect()
+        };
+        let reach = |graph: &HashMap<DefId, Vec<DefId>>, from: DefId| -> HashSet<DefId> {
+            let mut seen = HashSet::new();
+            let mut stack: Vec<DefId> = graph.get(&from).cloned().unwrap_or_default();
+            while let Some(next) = stack.pop() {
+                if seen.insert(next) {
+                    stack.extend(graph.get(&next).into_iter().flatten().copied());
+                }
+            }
+            seen
+        };
+        let all_edges = edges(false);
+        let inline_edges = edges(true);
+        let bad: HashSet<DefId> = structs
+            .iter()
+            .filter(|(_, s)| s.fields.iter().any(|f| locally_unhashable(ir, &f.ty)))
+            .map(|(id, _)| *id)
+            .collect();
+        let hashable = structs
+            .iter()
+            .map(|(id, _)| *id)
+            .filter(|id| !bad.contains(id) && reach(&all_edges, *id).is_disjoint(&bad))
+            .collect();
+        let inline_reach = structs
+            .iter()
+            .map(|(id, _)| (*id, reach(&inline_edges, *id)))
+            .collect();
+        Analysis {
+            hashable,
+            inline_reach,
+        }
+    }
+}
+
 /// Emits Rust for the IR.
 pub(crate) struct TypeGen<'a> {
     pub(crate) ir: &'a Ir,
     /// The file being generated (for cross-file paths).
     pub(crate) file: usize,
+    /// Precomputed struct facts.
+    pub(crate) analysis: &'a Analysis,
 }
 
 fn ident(name: &str) -> syn::Ident {
@@ -46,26 +133,14 @@ impl TypeGen<'_> {
     }
 
     /// Whether values of `ty` can derive `Eq` and `Hash` (no doubles, no hash maps/sets).
-    pub(crate) fn hashable(&self, ty: &Ty, seen: &mut HashSet<DefId>) -> bool {
+    fn is_hashable(&self, ty: &Ty) -> bool {
         match ty {
             Ty::Double | Ty::Set(_) | Ty::Map(..) => false,
-            Ty::List(t) => self.hashable(t, seen),
-            Ty::Typedef(_) => self.hashable(self.ir.resolve_typedefs(ty), seen),
-            Ty::Struct(id) => {
-                if !seen.insert(*id) {
-                    return true;
-                }
-                match &self.ir.def(*id).kind {
-                    DefKind::Struct(s) => s.fields.iter().all(|f| self.hashable(&f.ty, seen)),
-                    _ => false,
-                }
-            }
+            Ty::List(t) => self.is_hashable(t),
+            Ty::Typedef(_) => self.is_hashable(self.ir.resolve_typedefs(ty)),
+            Ty::Struct(id) => self.analysis.hashable.contains(id),
             _ => true,
         }
-    }
-
-    fn is_hashable(&self, ty: &Ty) -> bool {
-        self.hashable(ty, &mut HashSet::new())
     }
 
     /// The Rust type of `ty`.
@@ -104,29 +179,13 @@ impl TypeGen<'_> {
         }
     }
 
-    /// Whether struct `from` reaches struct `target` through fields held inline (not in a
-    /// container): such a field must be boxed.
-    fn reaches(&self, from: DefId, target: DefId, seen: &mut HashSet<DefId>) -> bool {
-        if from == target {
-            return true;
-        }
-        if !seen.insert(from) {
-            return false;
-        }
-        let DefKind::Struct(s) = &self.ir.def(from).kind else {
-            return false;
-        };
-        s.fields
-            .iter()
-            .any(|f| match self.ir.resolve_typedefs(&f.ty) {
-                Ty::Struct(next) => self.reaches(*next, target, seen),
-                _ => false,
-            })
-    }
-
     fn needs_box(&self, owner: DefId, ty: &Ty) -> bool {
         match self.ir.resolve_typedefs(ty) {
-            Ty::Struct(id) => self.reaches(*id, owner, &mut HashSet::new()),
+            Ty::Struct(id) => self
+                .analysis
+                .inline_reach
+                .get(id)
+                .is_some_and(|reach| *id == owner || reach.contains(&owner)),
             _ => false,
         }
     }
@@ -316,10 +375,7 @@ impl TypeGen<'_> {
         let doc = docs(def.doc.as_deref());
         let name = ident(&camel(&def.name));
         let idl_name = &def.name;
-        let hashable = s
-            .fields
-            .iter()
-            .all(|f| self.hashable(&f.ty, &mut HashSet::from([id])));
+        let hashable = self.analysis.hashable.contains(&id);
         let derives = if hashable {
             quote!(#[derive(Debug, Clone, PartialEq, Eq, Hash)])
         } else {
@@ -404,16 +460,11 @@ impl TypeGen<'_> {
     fn encode_fields(&self, s: &StructDef) -> TokenStream {
         let writes = s.fields.iter().map(|f| {
             let fname = ident(&snake(&f.name));
-            let t = self.rust_ty(&f.ty);
             let id = Literal::i16_unsuffixed(f.id);
-            let write = quote! {
-                w.write_field_begin(<#t as ::ringrpc::__codegen::Encode>::TTYPE, #id);
-                ::ringrpc::__codegen::Encode::encode(v, w)?;
-            };
             if f.requiredness == Requiredness::Optional {
-                quote! { if let ::std::option::Option::Some(v) = &self.#fname { #write } }
+                quote! { ::ringrpc::__codegen::write_optional_field(w, #id, &self.#fname)?; }
             } else {
-                quote! { { let v = &self.#fname; #write } }
+                quote! { ::ringrpc::__codegen::write_field(w, #id, &self.#fname)?; }
             }
         });
         quote! { #(#writes)* }
@@ -430,21 +481,10 @@ impl TypeGen<'_> {
             quote! { let mut #local: ::std::option::Option<#t> = ::std::option::Option::None; }
         });
         let arms = s.fields.iter().zip(&locals).map(|(f, local)| {
-            let t = self.rust_ty(&f.ty);
             let id = Literal::i16_unsuffixed(f.id);
             let fname = &f.name;
-            let wrap = if self.needs_box(owner, &f.ty) {
-                quote!(::std::boxed::Box::new)
-            } else {
-                quote!(::std::convert::identity)
-            };
             quote! {
-                #id if <#t as ::ringrpc::__codegen::Decode>::wire_matches(r, f.ttype) => {
-                    #local = ::std::option::Option::Some(#wrap(
-                        <#t as ::ringrpc::__codegen::Decode>::decode(r)
-                            .map_err(|e| e.in_field(#idl_name, #fname, #id))?,
-                    ));
-                }
+                #id => ::ringrpc::__codegen::read_field(r, f.ttype, &mut #local, #idl_name, #fname, #id)?,
             }
         });
         let inits = s.fields.iter().zip(&locals).map(|(f, local)| {
@@ -453,29 +493,18 @@ impl TypeGen<'_> {
             match f.requiredness {
                 Requiredness::Optional => quote! { #fname: #local, },
                 Requiredness::Required => quote! {
-                    #fname: match #local {
-                        ::std::option::Option::Some(v) => v,
-                        ::std::option::Option::None => {
-                            return ::std::result::Result::Err(::ringrpc::__codegen::DecodeError::new(
-                                ::ringrpc::__codegen::DecodeErrorKind::MissingRequiredField { strukt: #idl_name, field: #idl_field },
-                                r.position(),
-                            ))
-                        }
-                    },
+                    #fname: ::ringrpc::__codegen::required(#local, #idl_name, #idl_field, r.position())?,
                 },
-                Requiredness::Default => {
-                    let fallback = match &f.default {
-                        Some(v) => {
-                            let mut e = self.value_expr(&f.ty, v);
-                            if self.needs_box(owner, &f.ty) {
-                                e = quote!(::std::boxed::Box::new(#e));
-                            }
-                            e
+                Requiredness::Default => match &f.default {
+                    Some(v) => {
+                        let mut e = self.value_expr(&f.ty, v);
+                        if self.needs_box(owner, &f.ty) {
+                            e = quote!(::std::boxed::Box::new(#e));
                         }
-                        None => quote!(::std::default::Default::default()),
-                    };
-                    quote! { #fname: #local.unwrap_or_else(|| #fallback), }
-                }
+                        quote! { #fname: #local.unwrap_or_else(|| #e), }
+                    }
+                    None => quote! { #fname: #local.unwrap_or_default(), },
+                },
             }
         });
         quote! {
@@ -500,10 +529,7 @@ impl TypeGen<'_> {
         let doc = docs(def.doc.as_deref());
         let name = ident(&camel(&def.name));
         let idl_name = &def.name;
-        let hashable = s
-            .fields
-            .iter()
-            .all(|f| self.hashable(&f.ty, &mut HashSet::from([id])));
+        let hashable = self.analysis.hashable.contains(&id);
         let derives = if hashable {
             quote!(#[derive(Debug, Clone, PartialEq, Eq, Hash)])
         } else {
@@ -516,13 +542,9 @@ impl TypeGen<'_> {
             quote! { #fdoc #v(#t), }
         });
         let enc = s.fields.iter().zip(&variants).map(|(f, v)| {
-            let t = self.rust_ty(&f.ty);
             let fid = Literal::i16_unsuffixed(f.id);
             quote! {
-                #name::#v(v) => {
-                    w.write_field_begin(<#t as ::ringrpc::__codegen::Encode>::TTYPE, #fid);
-                    ::ringrpc::__codegen::Encode::encode(v, w)?;
-                }
+                #name::#v(v) => ::ringrpc::__codegen::write_field(w, #fid, v)?,
             }
         });
         let dec = s.fields.iter().zip(&variants).map(|(f, v)| {
@@ -544,6 +566,16 @@ impl TypeGen<'_> {
                 }
             }
         });
+        // A union's default is its first arm holding that type's default.
+        let default_impl = variants.first().map(|v| {
+            quote! {
+                impl ::std::default::Default for #name {
+                    fn default() -> Self {
+                        #name::#v(::std::default::Default::default())
+                    }
+                }
+            }
+        });
         let encode_body = if s.fields.is_empty() {
             quote!()
         } else {
@@ -555,6 +587,8 @@ impl TypeGen<'_> {
             pub enum #name {
                 #(#decl)*
             }
+
+            #default_impl
 
             impl ::ringrpc::__codegen::Encode for #name {
                 const TTYPE: ::ringrpc::__codegen::TType = ::ringrpc::__codegen::TType::Struct;

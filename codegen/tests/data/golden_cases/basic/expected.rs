@@ -28,23 +28,9 @@ pub mod input {
             w: &mut W,
         ) -> ::std::result::Result<(), ::ringrpc::__codegen::EncodeError> {
             let scope = w.write_struct_begin();
-            {
-                let v = &self.x;
-                w.write_field_begin(<i32 as ::ringrpc::__codegen::Encode>::TTYPE, 1);
-                ::ringrpc::__codegen::Encode::encode(v, w)?;
-            }
-            {
-                let v = &self.y;
-                w.write_field_begin(<i32 as ::ringrpc::__codegen::Encode>::TTYPE, 2);
-                ::ringrpc::__codegen::Encode::encode(v, w)?;
-            }
-            if let ::std::option::Option::Some(v) = &self.label {
-                w.write_field_begin(
-                    <::ringrpc::__codegen::BytesStr as ::ringrpc::__codegen::Encode>::TTYPE,
-                    3,
-                );
-                ::ringrpc::__codegen::Encode::encode(v, w)?;
-            }
+            ::ringrpc::__codegen::write_field(w, 1, &self.x)?;
+            ::ringrpc::__codegen::write_field(w, 2, &self.y)?;
+            ::ringrpc::__codegen::write_optional_field(w, 3, &self.label)?;
             w.write_struct_end(scope);
             ::std::result::Result::Ok(())
         }
@@ -65,65 +51,48 @@ pub mod input {
                     break;
                 }
                 match f.id {
-                    1 if <i32 as ::ringrpc::__codegen::Decode>::wire_matches(
-                        r,
-                        f.ttype,
-                    ) => {
-                        f_x = ::std::option::Option::Some(
-                            ::std::convert::identity(
-                                <i32 as ::ringrpc::__codegen::Decode>::decode(r)
-                                    .map_err(|e| e.in_field("Point", "x", 1))?,
-                            ),
-                        );
+                    1 => {
+                        ::ringrpc::__codegen::read_field(
+                            r,
+                            f.ttype,
+                            &mut f_x,
+                            "Point",
+                            "x",
+                            1,
+                        )?
                     }
-                    2 if <i32 as ::ringrpc::__codegen::Decode>::wire_matches(
-                        r,
-                        f.ttype,
-                    ) => {
-                        f_y = ::std::option::Option::Some(
-                            ::std::convert::identity(
-                                <i32 as ::ringrpc::__codegen::Decode>::decode(r)
-                                    .map_err(|e| e.in_field("Point", "y", 2))?,
-                            ),
-                        );
+                    2 => {
+                        ::ringrpc::__codegen::read_field(
+                            r,
+                            f.ttype,
+                            &mut f_y,
+                            "Point",
+                            "y",
+                            2,
+                        )?
                     }
-                    3 if <::ringrpc::__codegen::BytesStr as ::ringrpc::__codegen::Decode>::wire_matches(
-                        r,
-                        f.ttype,
-                    ) => {
-                        f_label = ::std::option::Option::Some(
-                            ::std::convert::identity(
-                                <::ringrpc::__codegen::BytesStr as ::ringrpc::__codegen::Decode>::decode(
-                                        r,
-                                    )
-                                    .map_err(|e| e.in_field("Point", "label", 3))?,
-                            ),
-                        );
+                    3 => {
+                        ::ringrpc::__codegen::read_field(
+                            r,
+                            f.ttype,
+                            &mut f_label,
+                            "Point",
+                            "label",
+                            3,
+                        )?
                     }
                     _ => r.skip(f.ttype)?,
                 }
             }
             r.read_struct_end(scope);
             ::std::result::Result::Ok(Self {
-                x: match f_x {
-                    ::std::option::Option::Some(v) => v,
-                    ::std::option::Option::None => {
-                        return ::std::result::Result::Err(
-                            ::ringrpc::__codegen::DecodeError::new(
-                                ::ringrpc::__codegen::DecodeErrorKind::MissingRequiredField {
-                                    strukt: "Point",
-                                    field: "x",
-                                },
-                                r.position(),
-                            ),
-                        );
-                    }
-                },
+                x: ::ringrpc::__codegen::required(f_x, "Point", "x", r.position())?,
                 y: f_y.unwrap_or_else(|| -1),
                 label: f_label,
             })
         }
     }
+
     #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
     pub struct Shape(pub i32);
     impl Shape {
@@ -171,10 +140,16 @@ pub mod input {
             r.read_i32().map(Shape)
         }
     }
+
     #[derive(Debug, Clone, PartialEq, Eq, Hash)]
     pub enum Either {
         Text(::ringrpc::__codegen::BytesStr),
         Number(i64),
+    }
+    impl ::std::default::Default for Either {
+        fn default() -> Self {
+            Either::Text(::std::default::Default::default())
+        }
     }
     impl ::ringrpc::__codegen::Encode for Either {
         const TTYPE: ::ringrpc::__codegen::TType = ::ringrpc::__codegen::TType::Struct;
@@ -184,17 +159,8 @@ pub mod input {
         ) -> ::std::result::Result<(), ::ringrpc::__codegen::EncodeError> {
             let scope = w.write_struct_begin();
             match self {
-                Either::Text(v) => {
-                    w.write_field_begin(
-                        <::ringrpc::__codegen::BytesStr as ::ringrpc::__codegen::Encode>::TTYPE,
-                        1,
-                    );
-                    ::ringrpc::__codegen::Encode::encode(v, w)?;
-                }
-                Either::Number(v) => {
-                    w.write_field_begin(<i64 as ::ringrpc::__codegen::Encode>::TTYPE, 2);
-                    ::ringrpc::__codegen::Encode::encode(v, w)?;
-                }
+                Either::Text(v) => ::ringrpc::__codegen::write_field(w, 1, v)?,
+                Either::Number(v) => ::ringrpc::__codegen::write_field(w, 2, v)?,
             }
             w.write_struct_end(scope);
             ::std::result::Result::Ok(())
@@ -231,10 +197,7 @@ pub mod input {
                             ),
                         );
                     }
-                    2 if <i64 as ::ringrpc::__codegen::Decode>::wire_matches(
-                        r,
-                        f.ttype,
-                    ) => {
+                    2 if <i64 as ::ringrpc::__codegen::Decode>::wire_matches(r, f.ttype) => {
                         count += 1;
                         value = ::std::option::Option::Some(
                             Either::Number(
@@ -250,9 +213,7 @@ pub mod input {
             }
             r.read_struct_end(scope);
             match value {
-                ::std::option::Option::Some(v) if count == 1 => {
-                    ::std::result::Result::Ok(v)
-                }
+                ::std::option::Option::Some(v) if count == 1 => ::std::result::Result::Ok(v),
                 _ => {
                     ::std::result::Result::Err(
                         ::ringrpc::__codegen::DecodeError::new(
@@ -267,6 +228,7 @@ pub mod input {
             }
         }
     }
+
     #[derive(Debug, Clone, PartialEq, Eq, Hash)]
     pub struct NotFound {
         pub what: ::ringrpc::__codegen::BytesStr,
@@ -292,14 +254,7 @@ pub mod input {
             w: &mut W,
         ) -> ::std::result::Result<(), ::ringrpc::__codegen::EncodeError> {
             let scope = w.write_struct_begin();
-            {
-                let v = &self.what;
-                w.write_field_begin(
-                    <::ringrpc::__codegen::BytesStr as ::ringrpc::__codegen::Encode>::TTYPE,
-                    1,
-                );
-                ::ringrpc::__codegen::Encode::encode(v, w)?;
-            }
+            ::ringrpc::__codegen::write_field(w, 1, &self.what)?;
             w.write_struct_end(scope);
             ::std::result::Result::Ok(())
         }
@@ -318,31 +273,32 @@ pub mod input {
                     break;
                 }
                 match f.id {
-                    1 if <::ringrpc::__codegen::BytesStr as ::ringrpc::__codegen::Decode>::wire_matches(
-                        r,
-                        f.ttype,
-                    ) => {
-                        f_what = ::std::option::Option::Some(
-                            ::std::convert::identity(
-                                <::ringrpc::__codegen::BytesStr as ::ringrpc::__codegen::Decode>::decode(
-                                        r,
-                                    )
-                                    .map_err(|e| e.in_field("NotFound", "what", 1))?,
-                            ),
-                        );
+                    1 => {
+                        ::ringrpc::__codegen::read_field(
+                            r,
+                            f.ttype,
+                            &mut f_what,
+                            "NotFound",
+                            "what",
+                            1,
+                        )?
                     }
                     _ => r.skip(f.ttype)?,
                 }
             }
             r.read_struct_end(scope);
             ::std::result::Result::Ok(Self {
-                what: f_what.unwrap_or_else(|| ::std::default::Default::default()),
+                what: f_what.unwrap_or_default(),
             })
         }
     }
+
     pub type Path = ::std::vec::Vec<Point>;
+
     pub const LIMIT: i32 = 16;
+
     pub const DEFAULT_SHAPE: Shape = Shape(2);
+
     pub fn names() -> ::std::vec::Vec<::ringrpc::__codegen::BytesStr> {
         ::std::vec![
             ::ringrpc::__codegen::BytesStr::from_static("a"),

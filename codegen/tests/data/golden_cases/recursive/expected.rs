@@ -24,23 +24,9 @@ pub mod input {
             w: &mut W,
         ) -> ::std::result::Result<(), ::ringrpc::__codegen::EncodeError> {
             let scope = w.write_struct_begin();
-            {
-                let v = &self.value;
-                w.write_field_begin(<i32 as ::ringrpc::__codegen::Encode>::TTYPE, 1);
-                ::ringrpc::__codegen::Encode::encode(v, w)?;
-            }
-            if let ::std::option::Option::Some(v) = &self.next {
-                w.write_field_begin(<Node as ::ringrpc::__codegen::Encode>::TTYPE, 2);
-                ::ringrpc::__codegen::Encode::encode(v, w)?;
-            }
-            {
-                let v = &self.children;
-                w.write_field_begin(
-                    <::std::vec::Vec<Node> as ::ringrpc::__codegen::Encode>::TTYPE,
-                    3,
-                );
-                ::ringrpc::__codegen::Encode::encode(v, w)?;
-            }
+            ::ringrpc::__codegen::write_field(w, 1, &self.value)?;
+            ::ringrpc::__codegen::write_optional_field(w, 2, &self.next)?;
+            ::ringrpc::__codegen::write_field(w, 3, &self.children)?;
             w.write_struct_end(scope);
             ::std::result::Result::Ok(())
         }
@@ -61,52 +47,48 @@ pub mod input {
                     break;
                 }
                 match f.id {
-                    1 if <i32 as ::ringrpc::__codegen::Decode>::wire_matches(
-                        r,
-                        f.ttype,
-                    ) => {
-                        f_value = ::std::option::Option::Some(
-                            ::std::convert::identity(
-                                <i32 as ::ringrpc::__codegen::Decode>::decode(r)
-                                    .map_err(|e| e.in_field("Node", "value", 1))?,
-                            ),
-                        );
+                    1 => {
+                        ::ringrpc::__codegen::read_field(
+                            r,
+                            f.ttype,
+                            &mut f_value,
+                            "Node",
+                            "value",
+                            1,
+                        )?
                     }
-                    2 if <Node as ::ringrpc::__codegen::Decode>::wire_matches(
-                        r,
-                        f.ttype,
-                    ) => {
-                        f_next = ::std::option::Option::Some(
-                            ::std::boxed::Box::new(
-                                <Node as ::ringrpc::__codegen::Decode>::decode(r)
-                                    .map_err(|e| e.in_field("Node", "next", 2))?,
-                            ),
-                        );
+                    2 => {
+                        ::ringrpc::__codegen::read_field(
+                            r,
+                            f.ttype,
+                            &mut f_next,
+                            "Node",
+                            "next",
+                            2,
+                        )?
                     }
-                    3 if <::std::vec::Vec<
-                        Node,
-                    > as ::ringrpc::__codegen::Decode>::wire_matches(r, f.ttype) => {
-                        f_children = ::std::option::Option::Some(
-                            ::std::convert::identity(
-                                <::std::vec::Vec<
-                                    Node,
-                                > as ::ringrpc::__codegen::Decode>::decode(r)
-                                    .map_err(|e| e.in_field("Node", "children", 3))?,
-                            ),
-                        );
+                    3 => {
+                        ::ringrpc::__codegen::read_field(
+                            r,
+                            f.ttype,
+                            &mut f_children,
+                            "Node",
+                            "children",
+                            3,
+                        )?
                     }
                     _ => r.skip(f.ttype)?,
                 }
             }
             r.read_struct_end(scope);
             ::std::result::Result::Ok(Self {
-                value: f_value.unwrap_or_else(|| ::std::default::Default::default()),
+                value: f_value.unwrap_or_default(),
                 next: f_next,
-                children: f_children
-                    .unwrap_or_else(|| ::std::default::Default::default()),
+                children: f_children.unwrap_or_default(),
             })
         }
     }
+
     #[derive(Debug, Clone, PartialEq, Eq, Hash)]
     pub struct Tree {
         pub root: ::std::boxed::Box<Branch>,
@@ -126,11 +108,7 @@ pub mod input {
             w: &mut W,
         ) -> ::std::result::Result<(), ::ringrpc::__codegen::EncodeError> {
             let scope = w.write_struct_begin();
-            {
-                let v = &self.root;
-                w.write_field_begin(<Branch as ::ringrpc::__codegen::Encode>::TTYPE, 1);
-                ::ringrpc::__codegen::Encode::encode(v, w)?;
-            }
+            ::ringrpc::__codegen::write_field(w, 1, &self.root)?;
             w.write_struct_end(scope);
             ::std::result::Result::Ok(())
         }
@@ -149,26 +127,26 @@ pub mod input {
                     break;
                 }
                 match f.id {
-                    1 if <Branch as ::ringrpc::__codegen::Decode>::wire_matches(
-                        r,
-                        f.ttype,
-                    ) => {
-                        f_root = ::std::option::Option::Some(
-                            ::std::boxed::Box::new(
-                                <Branch as ::ringrpc::__codegen::Decode>::decode(r)
-                                    .map_err(|e| e.in_field("Tree", "root", 1))?,
-                            ),
-                        );
+                    1 => {
+                        ::ringrpc::__codegen::read_field(
+                            r,
+                            f.ttype,
+                            &mut f_root,
+                            "Tree",
+                            "root",
+                            1,
+                        )?
                     }
                     _ => r.skip(f.ttype)?,
                 }
             }
             r.read_struct_end(scope);
             ::std::result::Result::Ok(Self {
-                root: f_root.unwrap_or_else(|| ::std::default::Default::default()),
+                root: f_root.unwrap_or_default(),
             })
         }
     }
+
     #[derive(Debug, Clone, PartialEq, Eq, Hash)]
     pub struct Branch {
         pub subtree: ::std::option::Option<::std::boxed::Box<Tree>>,
@@ -190,18 +168,8 @@ pub mod input {
             w: &mut W,
         ) -> ::std::result::Result<(), ::ringrpc::__codegen::EncodeError> {
             let scope = w.write_struct_begin();
-            if let ::std::option::Option::Some(v) = &self.subtree {
-                w.write_field_begin(<Tree as ::ringrpc::__codegen::Encode>::TTYPE, 1);
-                ::ringrpc::__codegen::Encode::encode(v, w)?;
-            }
-            {
-                let v = &self.r#type;
-                w.write_field_begin(
-                    <::ringrpc::__codegen::BytesStr as ::ringrpc::__codegen::Encode>::TTYPE,
-                    2,
-                );
-                ::ringrpc::__codegen::Encode::encode(v, w)?;
-            }
+            ::ringrpc::__codegen::write_optional_field(w, 1, &self.subtree)?;
+            ::ringrpc::__codegen::write_field(w, 2, &self.r#type)?;
             w.write_struct_end(scope);
             ::std::result::Result::Ok(())
         }
@@ -221,29 +189,25 @@ pub mod input {
                     break;
                 }
                 match f.id {
-                    1 if <Tree as ::ringrpc::__codegen::Decode>::wire_matches(
-                        r,
-                        f.ttype,
-                    ) => {
-                        f_subtree = ::std::option::Option::Some(
-                            ::std::boxed::Box::new(
-                                <Tree as ::ringrpc::__codegen::Decode>::decode(r)
-                                    .map_err(|e| e.in_field("Branch", "subtree", 1))?,
-                            ),
-                        );
+                    1 => {
+                        ::ringrpc::__codegen::read_field(
+                            r,
+                            f.ttype,
+                            &mut f_subtree,
+                            "Branch",
+                            "subtree",
+                            1,
+                        )?
                     }
-                    2 if <::ringrpc::__codegen::BytesStr as ::ringrpc::__codegen::Decode>::wire_matches(
-                        r,
-                        f.ttype,
-                    ) => {
-                        f_type = ::std::option::Option::Some(
-                            ::std::convert::identity(
-                                <::ringrpc::__codegen::BytesStr as ::ringrpc::__codegen::Decode>::decode(
-                                        r,
-                                    )
-                                    .map_err(|e| e.in_field("Branch", "type", 2))?,
-                            ),
-                        );
+                    2 => {
+                        ::ringrpc::__codegen::read_field(
+                            r,
+                            f.ttype,
+                            &mut f_type,
+                            "Branch",
+                            "type",
+                            2,
+                        )?
                     }
                     _ => r.skip(f.ttype)?,
                 }
@@ -251,7 +215,7 @@ pub mod input {
             r.read_struct_end(scope);
             ::std::result::Result::Ok(Self {
                 subtree: f_subtree,
-                r#type: f_type.unwrap_or_else(|| ::std::default::Default::default()),
+                r#type: f_type.unwrap_or_default(),
             })
         }
     }

@@ -32,48 +32,10 @@ pub mod input {
             w: &mut W,
         ) -> ::std::result::Result<(), ::ringrpc::__codegen::EncodeError> {
             let scope = w.write_struct_begin();
-            {
-                let v = &self.readings;
-                w.write_field_begin(
-                    <::ringrpc::__codegen::VecSet<
-                        f64,
-                    > as ::ringrpc::__codegen::Encode>::TTYPE,
-                    1,
-                );
-                ::ringrpc::__codegen::Encode::encode(v, w)?;
-            }
-            {
-                let v = &self.by_keys;
-                w.write_field_begin(
-                    <::ringrpc::__codegen::VecMap<
-                        ::ringrpc::__codegen::HashSet<i32>,
-                        ::ringrpc::__codegen::BytesStr,
-                    > as ::ringrpc::__codegen::Encode>::TTYPE,
-                    2,
-                );
-                ::ringrpc::__codegen::Encode::encode(v, w)?;
-            }
-            {
-                let v = &self.series;
-                w.write_field_begin(
-                    <::ringrpc::__codegen::HashMap<
-                        ::ringrpc::__codegen::BytesStr,
-                        ::std::vec::Vec<f64>,
-                    > as ::ringrpc::__codegen::Encode>::TTYPE,
-                    3,
-                );
-                ::ringrpc::__codegen::Encode::encode(v, w)?;
-            }
-            {
-                let v = &self.tags;
-                w.write_field_begin(
-                    <::ringrpc::__codegen::HashSet<
-                        ::ringrpc::__codegen::BytesStr,
-                    > as ::ringrpc::__codegen::Encode>::TTYPE,
-                    4,
-                );
-                ::ringrpc::__codegen::Encode::encode(v, w)?;
-            }
+            ::ringrpc::__codegen::write_field(w, 1, &self.readings)?;
+            ::ringrpc::__codegen::write_field(w, 2, &self.by_keys)?;
+            ::ringrpc::__codegen::write_field(w, 3, &self.series)?;
+            ::ringrpc::__codegen::write_field(w, 4, &self.tags)?;
             w.write_struct_end(scope);
             ::std::result::Result::Ok(())
         }
@@ -85,9 +47,7 @@ pub mod input {
             r: &mut R,
         ) -> ::std::result::Result<Self, ::ringrpc::__codegen::DecodeError> {
             let scope = r.read_struct_begin()?;
-            let mut f_readings: ::std::option::Option<
-                ::ringrpc::__codegen::VecSet<f64>,
-            > = ::std::option::Option::None;
+            let mut f_readings: ::std::option::Option<::ringrpc::__codegen::VecSet<f64>> = ::std::option::Option::None;
             let mut f_by_keys: ::std::option::Option<
                 ::ringrpc::__codegen::VecMap<
                     ::ringrpc::__codegen::HashSet<i32>,
@@ -109,68 +69,55 @@ pub mod input {
                     break;
                 }
                 match f.id {
-                    1 if <::ringrpc::__codegen::VecSet<
-                        f64,
-                    > as ::ringrpc::__codegen::Decode>::wire_matches(r, f.ttype) => {
-                        f_readings = ::std::option::Option::Some(
-                            ::std::convert::identity(
-                                <::ringrpc::__codegen::VecSet<
-                                    f64,
-                                > as ::ringrpc::__codegen::Decode>::decode(r)
-                                    .map_err(|e| e.in_field("Sample", "readings", 1))?,
-                            ),
-                        );
+                    1 => {
+                        ::ringrpc::__codegen::read_field(
+                            r,
+                            f.ttype,
+                            &mut f_readings,
+                            "Sample",
+                            "readings",
+                            1,
+                        )?
                     }
-                    2 if <::ringrpc::__codegen::VecMap<
-                        ::ringrpc::__codegen::HashSet<i32>,
-                        ::ringrpc::__codegen::BytesStr,
-                    > as ::ringrpc::__codegen::Decode>::wire_matches(r, f.ttype) => {
-                        f_by_keys = ::std::option::Option::Some(
-                            ::std::convert::identity(
-                                <::ringrpc::__codegen::VecMap<
-                                    ::ringrpc::__codegen::HashSet<i32>,
-                                    ::ringrpc::__codegen::BytesStr,
-                                > as ::ringrpc::__codegen::Decode>::decode(r)
-                                    .map_err(|e| e.in_field("Sample", "by_keys", 2))?,
-                            ),
-                        );
+                    2 => {
+                        ::ringrpc::__codegen::read_field(
+                            r,
+                            f.ttype,
+                            &mut f_by_keys,
+                            "Sample",
+                            "by_keys",
+                            2,
+                        )?
                     }
-                    3 if <::ringrpc::__codegen::HashMap<
-                        ::ringrpc::__codegen::BytesStr,
-                        ::std::vec::Vec<f64>,
-                    > as ::ringrpc::__codegen::Decode>::wire_matches(r, f.ttype) => {
-                        f_series = ::std::option::Option::Some(
-                            ::std::convert::identity(
-                                <::ringrpc::__codegen::HashMap<
-                                    ::ringrpc::__codegen::BytesStr,
-                                    ::std::vec::Vec<f64>,
-                                > as ::ringrpc::__codegen::Decode>::decode(r)
-                                    .map_err(|e| e.in_field("Sample", "series", 3))?,
-                            ),
-                        );
+                    3 => {
+                        ::ringrpc::__codegen::read_field(
+                            r,
+                            f.ttype,
+                            &mut f_series,
+                            "Sample",
+                            "series",
+                            3,
+                        )?
                     }
-                    4 if <::ringrpc::__codegen::HashSet<
-                        ::ringrpc::__codegen::BytesStr,
-                    > as ::ringrpc::__codegen::Decode>::wire_matches(r, f.ttype) => {
-                        f_tags = ::std::option::Option::Some(
-                            ::std::convert::identity(
-                                <::ringrpc::__codegen::HashSet<
-                                    ::ringrpc::__codegen::BytesStr,
-                                > as ::ringrpc::__codegen::Decode>::decode(r)
-                                    .map_err(|e| e.in_field("Sample", "tags", 4))?,
-                            ),
-                        );
+                    4 => {
+                        ::ringrpc::__codegen::read_field(
+                            r,
+                            f.ttype,
+                            &mut f_tags,
+                            "Sample",
+                            "tags",
+                            4,
+                        )?
                     }
                     _ => r.skip(f.ttype)?,
                 }
             }
             r.read_struct_end(scope);
             ::std::result::Result::Ok(Self {
-                readings: f_readings
-                    .unwrap_or_else(|| ::std::default::Default::default()),
-                by_keys: f_by_keys.unwrap_or_else(|| ::std::default::Default::default()),
-                series: f_series.unwrap_or_else(|| ::std::default::Default::default()),
-                tags: f_tags.unwrap_or_else(|| ::std::default::Default::default()),
+                readings: f_readings.unwrap_or_default(),
+                by_keys: f_by_keys.unwrap_or_default(),
+                series: f_series.unwrap_or_default(),
+                tags: f_tags.unwrap_or_default(),
             })
         }
     }
