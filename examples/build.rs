@@ -13,6 +13,7 @@ fn main() {
     if let Err(e) = ringrpc_codegen::Builder::new().include_dir(&idl).compile(&[
         idl.join("golden.thrift"),
         idl.join("bench.thrift"),
+        idl.join("echo.thrift"),
         thrift_test,
     ]) {
         eprintln!("{e}");

@@ -7,6 +7,11 @@ pub mod golden {
     ringrpc::include_idl!("golden");
 }
 
+/// The echo service generated from `idl/echo.thrift`.
+pub mod echo {
+    ringrpc::include_idl!("echo");
+}
+
 /// Types generated from `idl/bench.thrift`.
 pub mod bench {
     ringrpc::include_idl!("bench");

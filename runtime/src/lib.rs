@@ -4,6 +4,9 @@
 //! ([`codec`], from `ringrpc-codec`); the runtime (workers, buffer pools, ConnShard), the
 //! client and server, and the governance layers land here next (see DESIGN.md).
 
+pub mod call;
+
+pub use call::{CallError, Channel, MethodInfo, PolicyConst, ReplySink};
 pub use ringrpc_codec as codec;
 /// Generates Rust from a Thrift file in place (path relative to the crate's `Cargo.toml`;
 /// optional `include = ["dir", …]`). An IDL error is a compile error quoting the IDL
@@ -30,12 +33,14 @@ macro_rules! include_idl {
 /// Not a public API.
 #[doc(hidden)]
 pub mod __codegen {
+    pub use crate::call::{CallError, Channel, MethodInfo, OnewayResult, PolicyConst, ReplySink};
     pub use ringrpc_codec::value::{
         encode_list, encode_map, encode_set, read_field, required, write_field,
         write_optional_field,
     };
     pub use ringrpc_codec::{
-        Bytes, BytesStr, Decode, DecodeError, DecodeErrorKind, Encode, EncodeError, HashMap,
-        HashSet, ProtocolReader, ProtocolWriter, TType, Uuid, VecMap, VecSet,
+        ApplicationErrorKind, ApplicationException, Bytes, BytesStr, Decode, DecodeError,
+        DecodeErrorKind, Encode, EncodeError, HashMap, HashSet, ProtocolReader, ProtocolWriter,
+        TType, Uuid, VecMap, VecSet,
     };
 }

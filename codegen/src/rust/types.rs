@@ -96,22 +96,25 @@ impl Analysis {
 }
 
 /// Emits Rust for the IR.
+#[derive(Clone, Copy)]
 pub(crate) struct TypeGen<'a> {
     pub(crate) ir: &'a Ir,
     /// The file being generated (for cross-file paths).
     pub(crate) file: usize,
     /// Precomputed struct facts.
     pub(crate) analysis: &'a Analysis,
+    /// Generating inside a service's module (one level below the file's module).
+    pub(crate) nested: bool,
 }
 
-fn ident(name: &str) -> syn::Ident {
+pub(super) fn ident(name: &str) -> syn::Ident {
     match name.strip_prefix("r#") {
         Some(raw) => syn::Ident::new_raw(raw, proc_macro2::Span::call_site()),
         None => format_ident!("{}", name),
     }
 }
 
-fn docs(doc: Option<&str>) -> TokenStream {
+pub(super) fn docs(doc: Option<&str>) -> TokenStream {
     let lines = doc
         .into_iter()
         .flat_map(str::lines)
@@ -121,14 +124,22 @@ fn docs(doc: Option<&str>) -> TokenStream {
 
 impl TypeGen<'_> {
     /// The Rust path of definition `id` as seen from the file being generated.
-    fn path(&self, id: DefId) -> TokenStream {
+    pub(super) fn path(&self, id: DefId) -> TokenStream {
         let def = self.ir.def(id);
         let name = ident(&camel(&def.name));
         if def.file == self.file {
-            quote! { #name }
+            if self.nested {
+                quote! { super::#name }
+            } else {
+                quote! { #name }
+            }
         } else {
             let module = ident(&snake(&self.ir.files[def.file].stem));
-            quote! { super::#module::#name }
+            if self.nested {
+                quote! { super::super::#module::#name }
+            } else {
+                quote! { super::#module::#name }
+            }
         }
     }
 
@@ -296,8 +307,11 @@ impl TypeGen<'_> {
                 quote! { #doc pub type #name = #t; }
             }
             DefKind::Const(c) => self.constant(def, c),
-            // Services are generated with the runtime (clients and servers).
-            DefKind::Service(_) => TokenStream::new(),
+            DefKind::Service(svc) => TypeGen {
+                nested: true,
+                ..*self
+            }
+            .service(id, def, svc),
         }
     }
 
@@ -371,7 +385,7 @@ impl TypeGen<'_> {
         }
     }
 
-    fn structure(&self, id: DefId, def: &Def, s: &StructDef) -> TokenStream {
+    pub(super) fn structure(&self, id: DefId, def: &Def, s: &StructDef) -> TokenStream {
         let doc = docs(def.doc.as_deref());
         let name = ident(&camel(&def.name));
         let idl_name = &def.name;
