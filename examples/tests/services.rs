@@ -192,20 +192,14 @@ impl Loopback<'_> {
 }
 
 impl Channel for Loopback<'_> {
-    fn call<A, R>(
-        &self,
-        method: &'static MethodInfo,
-        args: &A,
-    ) -> impl Future<Output = Result<R, CallError>>
+    async fn call<A, R>(&self, method: &'static MethodInfo, args: &A) -> Result<R, CallError>
     where
         A: Encode,
         R: Decode + ringrpc::__codegen::OnewayResult,
     {
-        async move {
-            match self.dialect.protocol {
-                ProtocolId::Binary => self.round_trip::<Binary, A, R>(method, args).await,
-                ProtocolId::Compact => self.round_trip::<Compact, A, R>(method, args).await,
-            }
+        match self.dialect.protocol {
+            ProtocolId::Binary => self.round_trip::<Binary, A, R>(method, args).await,
+            ProtocolId::Compact => self.round_trip::<Compact, A, R>(method, args).await,
         }
     }
 }
