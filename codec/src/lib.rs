@@ -51,7 +51,7 @@ pub use protocol::{
 pub use sink::{LenCounter, Sink};
 pub use ttype::{ProtocolId, TType};
 pub use uuid::Uuid;
-pub use value::{Decode, Encode, HashMap, HashSet, VecMap, VecSet};
+pub use value::{Decode, Encode, HashMap, HashSet, UnionSlot, VecMap, VecSet};
 
 /// Encodes `value` with protocol `P` into a new buffer of exactly the right size.
 pub fn to_bytes<P: Protocol, T: Encode + ?Sized>(value: &T) -> Result<Bytes, EncodeError> {

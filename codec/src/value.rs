@@ -583,6 +583,69 @@ impl<K: Decode, V: Decode> Decode for VecMap<K, V> {
     }
 }
 
+/// Collects the one field of a union (or of a method's result struct, which is a union of
+/// the return value and the declared exceptions) while a decoder reads its fields.
+#[derive(Debug)]
+pub struct UnionSlot<T> {
+    value: Option<T>,
+    count: usize,
+}
+
+impl<T> Default for UnionSlot<T> {
+    fn default() -> Self {
+        UnionSlot {
+            value: None,
+            count: 0,
+        }
+    }
+}
+
+impl<T> UnionSlot<T> {
+    /// Reads field `id`, whose header said `ttype`, as variant `wrap` (skipped if the wire
+    /// type does not match `V`, as [`read_field`] does).
+    #[inline]
+    pub fn read<R: ProtocolReader, V: Decode>(
+        &mut self,
+        r: &mut R,
+        ttype: TType,
+        wrap: impl FnOnce(V) -> T,
+        strukt: &'static str,
+        field: &'static str,
+        id: i16,
+    ) -> Result<(), DecodeError> {
+        let mut slot = None;
+        read_field(r, ttype, &mut slot, strukt, field, id)?;
+        if let Some(v) = slot {
+            self.value = Some(wrap(v));
+            self.count += 1;
+        }
+        Ok(())
+    }
+
+    /// The union's value: exactly one field must have been read, else an `UnionFieldCount`
+    /// error at `start`, the union's first byte.
+    #[inline]
+    pub fn finish(self, strukt: &'static str, start: usize) -> Result<T, DecodeError> {
+        match self.value {
+            Some(v) if self.count == 1 => Ok(v),
+            _ => Err(DecodeError::new(
+                DecodeErrorKind::UnionFieldCount {
+                    strukt,
+                    count: self.count,
+                },
+                start,
+            )),
+        }
+    }
+
+    /// The field read last, if any (result structs: a peer sets exactly one, and Apache
+    /// readers keep the last).
+    #[inline]
+    pub fn last(self) -> Option<T> {
+        self.value
+    }
+}
+
 /// Writes field `id` holding `value` (generated code calls this for each set field).
 #[inline]
 pub fn write_field<W, T>(w: &mut W, id: i16, value: &T) -> Result<(), EncodeError>

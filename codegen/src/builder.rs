@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use crate::diagnostic::Diagnostics;
 use crate::resolve::resolve;
-use crate::rust::generate_with_threads;
+use crate::rust::generate;
 use crate::thrift::Loader;
 
 /// Why code generation failed.
@@ -40,21 +40,10 @@ impl fmt::Display for Error {
 impl std::error::Error for Error {}
 
 /// Generates Rust from IDL files (for build scripts and tools).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct Builder {
     include_dirs: Vec<PathBuf>,
     out_dir: Option<PathBuf>,
-    threads: usize,
-}
-
-impl Default for Builder {
-    fn default() -> Self {
-        Builder {
-            include_dirs: Vec::new(),
-            out_dir: None,
-            threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
-        }
-    }
 }
 
 impl Builder {
@@ -66,13 +55,6 @@ impl Builder {
     /// Adds a directory searched for `include`d files.
     pub fn include_dir(mut self, dir: impl Into<PathBuf>) -> Self {
         self.include_dirs.push(dir.into());
-        self
-    }
-
-    /// Generates on at most `threads` threads (default: every core). Procedural macros must
-    /// use 1.
-    pub fn threads(mut self, threads: usize) -> Self {
-        self.threads = threads.max(1);
         self
     }
 
@@ -100,7 +82,7 @@ impl Builder {
                 println!("cargo:warning={}", w.to_string().replace('\n', " "));
             }
         }
-        Ok((generate_with_threads(&ir, self.threads), inputs))
+        Ok((generate(&ir), inputs))
     }
 
     /// The `@control_plane` policy of every service and method of `file`, as JSON.

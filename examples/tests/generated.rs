@@ -223,3 +223,63 @@ fn the_proc_macro_generates_the_same_types_as_the_build_script() {
         from_bytes::<Binary, _>(&to_bytes::<Binary, _>(&h).unwrap()).unwrap();
     assert_eq!(format!("{h:?}"), format!("{via_macro:?}"));
 }
+
+#[test]
+fn every_thrift_test_type_round_trips_through_both_protocols() {
+    use ringrpc::codec::{from_bytes, to_bytes};
+    use ringrpc_examples::thrift_test::thrift_test as tt;
+    fn check<T: Encode + Decode + PartialEq + std::fmt::Debug>(value: T) {
+        for compact in [false, true] {
+            let back: T = if compact {
+                from_bytes::<Compact, T>(&to_bytes::<Compact, _>(&value).unwrap()).unwrap()
+            } else {
+                from_bytes::<Binary, T>(&to_bytes::<Binary, _>(&value).unwrap()).unwrap()
+            };
+            assert_eq!(back, value, "compact: {compact}");
+        }
+    }
+    macro_rules! every {
+        ($($ty:ident),* $(,)?) => { $( check(tt::$ty::default()); )* };
+    }
+    every!(
+        Numberz,
+        UserId,
+        Bonk,
+        MapType,
+        Bools,
+        Xtruct,
+        Xtruct2,
+        Xtruct3,
+        Insanity,
+        SomeUnion,
+        Xception,
+        Xception2,
+        EmptyStruct,
+        OneField,
+        VersioningTestV1,
+        VersioningTestV2,
+        ListTypeVersioningV1,
+        ListTypeVersioningV2,
+        GuessProtocolStruct,
+        LargeDeltas,
+        NestedListsI32x2,
+        NestedListsI32x3,
+        NestedMixedx2,
+        ListBonks,
+        NestedListsBonk,
+        BoolTest,
+        StructA,
+        StructB,
+        OptionalSetDefaultTest,
+        OptionalBinary,
+    );
+    check(tt::CrazyNesting {
+        list_field: vec![ringrpc::codec::VecMap(vec![])],
+        ..Default::default()
+    });
+    // Service args and result structs too.
+    use tt::thrift_test as svc;
+    check(svc::TestInsanityArgs::default());
+    check(svc::TestMultiExceptionResult::Err2(tt::Xception2::default()));
+    check(ringrpc::__codegen::Reply(tt::Xtruct::default()));
+}

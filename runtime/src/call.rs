@@ -55,8 +55,10 @@ pub enum CallError {
     Decode(DecodeError),
     /// The request could not be encoded.
     Encode(EncodeError),
-    /// The transport failed (connection refused, reset, timeout, …).
+    /// The transport failed (connection refused, reset, closed, …).
     Transport(String),
+    /// No reply within the call's timeout.
+    Timeout(std::time::Duration),
 }
 
 impl fmt::Display for CallError {
@@ -66,6 +68,7 @@ impl fmt::Display for CallError {
             CallError::Decode(e) => write!(f, "cannot decode the reply: {e}"),
             CallError::Encode(e) => write!(f, "cannot encode the request: {e}"),
             CallError::Transport(e) => write!(f, "transport error: {e}"),
+            CallError::Timeout(t) => write!(f, "no reply within {} ms", t.as_millis()),
         }
     }
 }

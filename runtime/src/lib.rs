@@ -5,8 +5,14 @@
 //! client and server, and the governance layers land here next (see DESIGN.md).
 
 pub mod call;
+pub mod client;
+pub mod method;
+pub mod rt;
+pub mod server;
+pub mod transport;
 
 pub use call::{CallError, Channel, MethodInfo, PolicyConst, ReplySink};
+pub use client::Client;
 pub use ringrpc_codec as codec;
 /// Generates Rust from a Thrift file in place (path relative to the crate's `Cargo.toml`;
 /// optional `include = ["dir", …]`). An IDL error is a compile error quoting the IDL
@@ -18,6 +24,8 @@ pub use ringrpc_codec as codec;
 /// }
 /// ```
 pub use ringrpc_macros::include_thrift;
+pub use rt::Driver;
+pub use server::{Dispatch, RunningServer, Server};
 
 /// Includes the Rust that `ringrpc_codegen::Builder` generated into `$OUT_DIR` for the IDL
 /// file `name` (`include_idl!("echo")` for `echo.thrift`), like `tonic::include_proto!`.
@@ -34,6 +42,11 @@ macro_rules! include_idl {
 #[doc(hidden)]
 pub mod __codegen {
     pub use crate::call::{CallError, Channel, MethodInfo, OnewayResult, PolicyConst, ReplySink};
+    pub use crate::method::{
+        MethodArgs, Reply, ResultStruct, call, call_oneway, missing_success, serve, serve_oneway,
+        unknown_method,
+    };
+    pub use crate::server::Dispatch;
     pub use ringrpc_codec::value::{
         encode_list, encode_map, encode_set, read_field, required, write_field,
         write_optional_field,
@@ -41,6 +54,18 @@ pub mod __codegen {
     pub use ringrpc_codec::{
         ApplicationErrorKind, ApplicationException, Bytes, BytesStr, Decode, DecodeError,
         DecodeErrorKind, Encode, EncodeError, HashMap, HashSet, ProtocolReader, ProtocolWriter,
-        TType, Uuid, VecMap, VecSet,
+        TType, UnionSlot, Uuid, VecMap, VecSet,
     };
+    pub use std::boxed::Box;
+    pub use std::convert::From;
+    pub use std::default::Default;
+    pub use std::option::Option::{self, None, Some};
+    pub use std::result::Result::{self, Err, Ok};
+    pub use std::vec;
+    pub use std::vec::Vec;
+
+    /// What `Encode::encode` returns.
+    pub type EncodeResult = Result<(), EncodeError>;
+    /// What `Decode::decode` returns.
+    pub type DecodeResult<T> = Result<T, DecodeError>;
 }

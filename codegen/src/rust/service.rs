@@ -1,163 +1,128 @@
 //! Rust for a service, in a module named after it: per method a `MethodInfo` (name, oneway,
-//! effective `@control_plane` policy as typed constants), an args struct, a result enum (the
-//! Thrift result struct) and an error enum (declared exceptions plus `Call`); the server
-//! trait (`async fn` per method, futures need not be `Send`), `dispatch`/`handle` for the
-//! runtime's server, and a `Client` over any `Channel`. A service that `extends` another
-//! inherits its trait, its dispatch and (through `Deref`) its client methods.
+//! effective `@control_plane` policy as typed constants), an args struct, its result struct
+//! and error type; the server trait (`async fn` per method, futures need not be `Send`),
+//! `dispatch`/`handle` for the runtime's server, and a `Client` over any `Channel`. A service
+//! that `extends` another inherits its trait, its dispatch and (through `Deref`) its client
+//! methods. A method without declared exceptions uses the runtime's generic `Reply<T>` (or
+//! `()`) as its result struct and `CallError` as its error; one with `throws` gets its own
+//! result and error enums.
 
-use proc_macro2::{Literal, TokenStream};
-use quote::{format_ident, quote};
-
+use super::code::{Code, line, open};
 use super::names::{camel, screaming, snake};
-use super::types::{TypeGen, docs, ident};
+use super::types::{TypeGen, read_loop, str_lit};
 use crate::ir::*;
 use crate::policy::PolicyValue;
 
+/// The Rust names of one method's items.
+struct MethodNames {
+    /// The `MethodInfo` static (`ECHO`).
+    info: String,
+    /// The handler and client method (`echo`).
+    function: String,
+    /// `EchoArgs`, `EchoResult`, `EchoError`.
+    args: String,
+    result: String,
+    error: String,
+}
+
+impl MethodNames {
+    fn new(m: &MethodDef) -> Self {
+        let camel = camel(&m.name);
+        MethodNames {
+            info: screaming(&m.name),
+            function: snake(&m.name),
+            args: format!("{camel}Args"),
+            result: format!("{camel}Result"),
+            error: format!("{camel}Error"),
+        }
+    }
+}
+
 impl TypeGen<'_> {
     /// The path of service `id`'s module as seen from inside another service's module.
-    fn service_module(&self, id: DefId) -> TokenStream {
+    fn service_module(&self, id: DefId) -> String {
         let def = self.ir.def(id);
-        let module = ident(&snake(&def.name));
+        let module = snake(&def.name);
         if def.file == self.file {
-            quote!(super::#module)
+            format!("super::{module}")
         } else {
-            let file_module = ident(&snake(&self.ir.files[def.file].stem));
-            quote!(super::super::#file_module::#module)
+            let file_module = snake(&self.ir.files[def.file].stem);
+            format!("super::super::{file_module}::{module}")
         }
     }
 
-    pub(super) fn service(&self, id: DefId, def: &Def, svc: &ServiceDef) -> TokenStream {
-        let doc = docs(def.doc.as_deref());
-        let module = ident(&snake(&def.name));
-        let trait_name = ident(&camel(&def.name));
-        let service_name = &def.name;
-        let methods: Vec<TokenStream> = svc
-            .methods
+    /// What method `m` returns (`()` for `void`).
+    fn return_ty(&self, m: &MethodDef) -> String {
+        m.returns
+            .as_ref()
+            .map_or_else(|| "()".into(), |t| self.rust_ty(t))
+    }
+
+    /// `&self` and `name: Type` for each of `m`'s parameters.
+    fn params(&self, m: &MethodDef) -> Vec<String> {
+        let params = m
+            .params
             .iter()
-            .map(|m| self.method_items(id, def, m))
-            .collect();
-        let trait_fns = svc.methods.iter().map(|m| {
-            let mdoc = docs(m.doc.as_deref());
-            let fname = ident(&snake(&m.name));
-            let params = m.params.iter().map(|p| {
-                let pname = ident(&snake(&p.name));
-                let t = self.rust_ty(&p.ty);
-                quote!(#pname: #t)
-            });
-            let ret = self.return_ty(m);
-            let err = ident(&format!("{}Error", camel(&m.name)));
-            quote! {
-                #mdoc
-                async fn #fname(&self, #(#params),*) -> ::std::result::Result<#ret, #err>;
-            }
-        });
-        let parent_trait = svc.extends.map(|p| {
-            let m = self.service_module(p);
-            let t = ident(&camel(&self.ir.def(p).name));
-            quote!(: #m::#t)
-        });
-        let arms = svc.methods.iter().map(|m| self.dispatch_arm(m));
-        let fallback = match svc.extends {
-            Some(p) => {
-                let m = self.service_module(p);
-                quote!(#m::dispatch(handler, method, r, sink).await)
-            }
-            None => quote!(::std::result::Result::Ok(false)),
-        };
-        let client = self.client(svc);
-        quote! {
-            #doc
-            pub mod #module {
-                /// The IDL name of the service.
-                pub const SERVICE: &str = #service_name;
-
-                #(#methods)*
-
-                #doc
-                pub trait #trait_name #parent_trait {
-                    #(#trait_fns)*
-                }
-
-                /// Runs the method named `method` on `handler` with arguments read from `r`,
-                /// writing its reply to `sink` (none for oneway methods). Returns `false` if
-                /// the service (with its parents) has no such method; `r` is then untouched.
-                pub async fn dispatch<H, R, S>(
-                    handler: &H,
-                    method: &str,
-                    r: &mut R,
-                    sink: &mut S,
-                ) -> ::std::result::Result<bool, ::ringrpc::__codegen::EncodeError>
-                where
-                    H: #trait_name + ?::std::marker::Sized,
-                    R: ::ringrpc::__codegen::ProtocolReader,
-                    S: ::ringrpc::__codegen::ReplySink,
-                {
-                    match method {
-                        #(#arms)*
-                        _ => #fallback,
-                    }
-                }
-
-                /// [`dispatch`], answering an unknown method with a `TApplicationException`
-                /// (`UNKNOWN_METHOD`) after skipping its arguments, as Apache servers do.
-                pub async fn handle<H, R, S>(
-                    handler: &H,
-                    method: &str,
-                    r: &mut R,
-                    sink: &mut S,
-                ) -> ::std::result::Result<(), ::ringrpc::__codegen::EncodeError>
-                where
-                    H: #trait_name + ?::std::marker::Sized,
-                    R: ::ringrpc::__codegen::ProtocolReader,
-                    S: ::ringrpc::__codegen::ReplySink,
-                {
-                    if !dispatch(handler, method, r, sink).await? {
-                        let _ = r.skip(::ringrpc::__codegen::TType::Struct);
-                        sink.exception(&::ringrpc::__codegen::ApplicationException::new(
-                            ::ringrpc::__codegen::ApplicationErrorKind::UNKNOWN_METHOD,
-                            ::std::format!("unknown method `{}` of service `{}`", method, SERVICE),
-                        ))?;
-                    }
-                    ::std::result::Result::Ok(())
-                }
-
-                #client
-            }
-        }
+            .map(|p| format!("{}: {}", snake(&p.name), self.rust_ty(&p.ty)));
+        std::iter::once("&self".to_string()).chain(params).collect()
     }
 
-    fn return_ty(&self, m: &MethodDef) -> TokenStream {
-        match &m.returns {
-            Some(t) => self.rust_ty(t),
-            None => quote!(()),
+    pub(super) fn service(&self, def: &Def, svc: &ServiceDef, code: &mut Code) {
+        let trait_name = camel(&def.name);
+        code.doc(def.doc.as_deref());
+        open!(code, "pub mod {}", snake(&def.name));
+        line!(code, "use ::ringrpc::__codegen as __rt;");
+        code.blank();
+        line!(code, "/// The IDL name of the service.");
+        line!(code, "pub const SERVICE: &str = {};", str_lit(&def.name));
+        for m in &svc.methods {
+            code.blank();
+            self.method_items(def, m, code);
         }
+        code.blank();
+        self.server(def, svc, &trait_name, code);
+        code.blank();
+        self.client(svc, code);
+        code.close();
     }
 
-    fn method_items(&self, _service: DefId, sdef: &Def, m: &MethodDef) -> TokenStream {
-        let info = ident(&screaming(&m.name));
-        let mname = &m.name;
-        let sname = &sdef.name;
-        let oneway = m.oneway;
-        let policy = m.policy.iter().map(|(k, v)| {
-            let v = match v {
-                PolicyValue::Int(i) => {
-                    let lit = Literal::u64_suffixed(*i);
-                    quote!(::ringrpc::__codegen::PolicyConst::Int(#lit))
-                }
-                PolicyValue::Number(n) => {
-                    let lit = Literal::f64_suffixed(*n);
-                    quote!(::ringrpc::__codegen::PolicyConst::Number(#lit))
-                }
-                PolicyValue::Bool(b) => quote!(::ringrpc::__codegen::PolicyConst::Bool(#b)),
-                PolicyValue::Text(t) => quote!(::ringrpc::__codegen::PolicyConst::Text(#t)),
-            };
-            quote!((#k, #v))
-        });
-        let camel_name = camel(&m.name);
+    fn method_items(&self, service: &Def, m: &MethodDef, code: &mut Code) {
+        let names = MethodNames::new(m);
+        line!(
+            code,
+            "/// `{}.{}`: name, oneway flag and effective `@control_plane` policy.",
+            service.name,
+            m.name
+        );
+        open!(
+            code,
+            "pub static {}: __rt::MethodInfo = __rt::MethodInfo",
+            names.info
+        );
+        line!(code, "service: {},", str_lit(&service.name));
+        line!(code, "name: {},", str_lit(&m.name));
+        line!(code, "oneway: {},", m.oneway);
+        if m.policy.is_empty() {
+            line!(code, "policy: &[],");
+        } else {
+            line!(code, "policy: &[");
+            for (key, value) in m.policy.iter() {
+                let value = match value {
+                    PolicyValue::Int(i) => format!("Int({i})"),
+                    PolicyValue::Number(n) => format!("Number({n:?})"),
+                    PolicyValue::Bool(b) => format!("Bool({b})"),
+                    PolicyValue::Text(t) => format!("Text({})", str_lit(t)),
+                };
+                line!(code, "    ({}, __rt::PolicyConst::{value}),", str_lit(key));
+            }
+            line!(code, "],");
+        }
+        code.close_with("};");
+        code.blank();
         // The args struct, generated like any struct (IDL name `<method>_args`, as Apache).
-        let args_def = Def {
+        let args = Def {
             name: format!("{}_args", m.name),
-            file: sdef.file,
+            file: service.file,
             span: m.span,
             doc: Some(format!("The arguments of `{}`.", m.name)),
             annotations: Vec::new(),
@@ -166,343 +131,434 @@ impl TypeGen<'_> {
                 fields: m.params.clone(),
             }),
         };
-        let args = self.structure(
-            DefId(usize::MAX),
-            &args_def,
-            match &args_def.kind {
-                DefKind::Struct(s) => s,
-                _ => unreachable!("built as a struct just above"),
-            },
+        if let DefKind::Struct(s) = &args.kind {
+            self.structure(DefId(usize::MAX), &args, s, code);
+        }
+        code.blank();
+        open!(code, "impl __rt::MethodArgs for {}", names.args);
+        let result = if m.oneway {
+            "()"
+        } else {
+            names.result.as_str()
+        };
+        line!(code, "type Result = {result};");
+        line!(
+            code,
+            "const METHOD: &'static __rt::MethodInfo = &{};",
+            names.info
         );
-        let result = ident(&format!("{camel_name}Result"));
-        let error = ident(&format!("{camel_name}Error"));
-        let result_name = format!("{}_result", m.name);
-        let ret = self.return_ty(m);
-        let success_variant = if m.returns.is_some() {
-            quote!(Success(#ret),)
-        } else {
-            quote!(Success,)
-        };
-        let exc: Vec<_> = m
-            .throws
-            .iter()
-            .map(|t| {
-                (
-                    ident(&camel(&t.name)),
-                    self.rust_ty(&t.ty),
-                    Literal::i16_unsuffixed(t.id),
-                    t.name.clone(),
-                )
-            })
-            .collect();
-        let exc_variants = exc.iter().map(|(v, t, _, _)| quote!(#v(#t),));
-        let encode_success = if m.returns.is_some() {
-            quote!(#result::Success(v) => ::ringrpc::__codegen::write_field(w, 0, v)?,)
-        } else {
-            quote!(#result::Success => {})
-        };
-        let encode_exc = exc.iter().map(|(v, _, id, _)| quote!(#result::#v(e) => ::ringrpc::__codegen::write_field(w, #id, e)?,));
-        let decode_success = m.returns.as_ref().map(|t| {
-            let t = self.rust_ty(t);
-            quote! {
-                0 => {
-                    let mut slot: ::std::option::Option<#t> = ::std::option::Option::None;
-                    ::ringrpc::__codegen::read_field(r, f.ttype, &mut slot, #result_name, "success", 0)?;
-                    if let ::std::option::Option::Some(v) = slot {
-                        out = ::std::option::Option::Some(#result::Success(v));
-                    }
-                }
-            }
-        });
-        let decode_exc = exc.iter().map(|(v, t, id, name)| {
-            quote! {
-                #id => {
-                    let mut slot: ::std::option::Option<#t> = ::std::option::Option::None;
-                    ::ringrpc::__codegen::read_field(r, f.ttype, &mut slot, #result_name, #name, #id)?;
-                    if let ::std::option::Option::Some(e) = slot {
-                        out = ::std::option::Option::Some(#result::#v(e));
-                    }
-                }
-            }
-        });
-        let missing = if m.returns.is_some() {
-            quote! {
-                ::std::option::Option::None => ::std::result::Result::Err(::ringrpc::__codegen::DecodeError::new(
-                    ::ringrpc::__codegen::DecodeErrorKind::MissingRequiredField { strukt: #result_name, field: "success" },
-                    r.position(),
-                )),
-            }
-        } else {
-            quote!(::std::option::Option::None => ::std::result::Result::Ok(#result::Success),)
-        };
-        let error_variants = exc.iter().map(|(v, t, _, _)| quote!(#v(#t),));
-        let error_display = exc
-            .iter()
-            .map(|(v, _, _, _)| quote!(#error::#v(e) => ::std::fmt::Display::fmt(e, f),));
-        let from_exc = exc.iter().map(|(v, t, _, _)| {
-            quote! {
-                impl ::std::convert::From<#t> for #error {
-                    fn from(e: #t) -> Self {
-                        #error::#v(e)
-                    }
-                }
-            }
-        });
-        let policy_doc =
-            format!(" `{sname}.{mname}`: name, oneway flag and effective `@control_plane` policy.");
-        let error_doc = format!(
-            " How `{mname}` can fail: its declared exceptions, or `Call` (an undeclared failure)."
-        );
-        let result_doc = format!(" The result struct of `{mname}` (`{result_name}` on the wire).");
-        quote! {
-            #[doc = #policy_doc]
-            pub static #info: ::ringrpc::__codegen::MethodInfo = ::ringrpc::__codegen::MethodInfo {
-                service: #sname,
-                name: #mname,
-                oneway: #oneway,
-                policy: &[#(#policy),*],
+        code.close();
+        code.blank();
+        if m.throws.is_empty() {
+            let result = match &m.returns {
+                _ if m.oneway => None,
+                Some(t) => Some(format!("__rt::Reply<{}>", self.rust_ty(t))),
+                None => Some("()".into()),
             };
-
-            #args
-
-            #[doc = #result_doc]
-            #[derive(Debug, Clone, PartialEq)]
-            pub enum #result {
-                /// The method returned.
-                #success_variant
-                #(#exc_variants)*
+            if let Some(result) = result {
+                line!(
+                    code,
+                    "/// The result struct of `{}` (`{}_result` on the wire).",
+                    m.name,
+                    m.name
+                );
+                line!(code, "pub type {} = {result};", names.result);
             }
-
-            impl ::ringrpc::__codegen::OnewayResult for #result {}
-
-            impl ::ringrpc::__codegen::Encode for #result {
-                const TTYPE: ::ringrpc::__codegen::TType = ::ringrpc::__codegen::TType::Struct;
-                fn encode<W: ::ringrpc::__codegen::ProtocolWriter>(&self, w: &mut W) -> ::std::result::Result<(), ::ringrpc::__codegen::EncodeError> {
-                    let scope = w.write_struct_begin();
-                    match self {
-                        #encode_success
-                        #(#encode_exc)*
-                    }
-                    w.write_struct_end(scope);
-                    ::std::result::Result::Ok(())
-                }
-            }
-
-            impl ::ringrpc::__codegen::Decode for #result {
-                const TTYPE: ::ringrpc::__codegen::TType = ::ringrpc::__codegen::TType::Struct;
-                fn decode<R: ::ringrpc::__codegen::ProtocolReader>(r: &mut R) -> ::std::result::Result<Self, ::ringrpc::__codegen::DecodeError> {
-                    let scope = r.read_struct_begin()?;
-                    let mut out = ::std::option::Option::None;
-                    loop {
-                        let f = r.read_field_begin()?;
-                        if f.ttype == ::ringrpc::__codegen::TType::Stop {
-                            break;
-                        }
-                        match f.id {
-                            #decode_success
-                            #(#decode_exc)*
-                            _ => r.skip(f.ttype)?,
-                        }
-                    }
-                    r.read_struct_end(scope);
-                    match out {
-                        ::std::option::Option::Some(v) => ::std::result::Result::Ok(v),
-                        #missing
-                    }
-                }
-            }
-
-            #[doc = #error_doc]
-            #[derive(Debug, Clone, PartialEq)]
-            pub enum #error {
-                #(#error_variants)*
-                /// An undeclared failure: a `TApplicationException` from (or for) the peer, or
-                /// a transport or codec error.
-                Call(::ringrpc::__codegen::CallError),
-            }
-
-            impl ::std::fmt::Display for #error {
-                fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-                    match self {
-                        #(#error_display)*
-                        #error::Call(e) => ::std::fmt::Display::fmt(e, f),
-                    }
-                }
-            }
-
-            impl ::std::error::Error for #error {}
-
-            impl ::std::convert::From<::ringrpc::__codegen::CallError> for #error {
-                fn from(e: ::ringrpc::__codegen::CallError) -> Self {
-                    #error::Call(e)
-                }
-            }
-
-            impl ::std::convert::From<::ringrpc::__codegen::ApplicationException> for #error {
-                fn from(e: ::ringrpc::__codegen::ApplicationException) -> Self {
-                    #error::Call(::ringrpc::__codegen::CallError::Application(e))
-                }
-            }
-
-            #(#from_exc)*
+            line!(code, "/// How `{}` can fail.", m.name);
+            line!(code, "pub type {} = __rt::CallError;", names.error);
+        } else {
+            self.result_enum(m, &names, code);
+            code.blank();
+            self.error_enum(m, &names, code);
         }
     }
 
-    fn dispatch_arm(&self, m: &MethodDef) -> TokenStream {
-        let mname = &m.name;
-        let camel_name = camel(&m.name);
-        let args_ty = format_ident!("{}Args", camel_name);
-        let result = ident(&format!("{camel_name}Result"));
-        let error = ident(&format!("{camel_name}Error"));
-        let fname = ident(&snake(&m.name));
-        let arg_fields = m.params.iter().map(|p| {
-            let n = ident(&snake(&p.name));
-            quote!(args.#n)
-        });
-        let bad_args = if m.oneway {
-            quote!(return ::std::result::Result::Ok(true);)
-        } else {
-            quote! {
-                sink.exception(&::ringrpc::__codegen::ApplicationException::new(
-                    ::ringrpc::__codegen::ApplicationErrorKind::PROTOCOL_ERROR,
-                    ::std::string::ToString::to_string(&e),
-                ))?;
-                return ::std::result::Result::Ok(true);
-            }
-        };
-        let reply = if m.oneway {
-            quote!(let _ = outcome;)
-        } else {
-            let ok = if m.returns.is_some() {
-                quote!(::std::result::Result::Ok(v) => sink.reply(&#result::Success(v))?,)
-            } else {
-                quote!(::std::result::Result::Ok(()) => sink.reply(&#result::Success)?,)
-            };
-            let exc = m.throws.iter().map(|t| {
-                let v = ident(&camel(&t.name));
-                quote!(::std::result::Result::Err(#error::#v(e)) => sink.reply(&#result::#v(e))?,)
-            });
-            quote! {
-                match outcome {
-                    #ok
-                    #(#exc)*
-                    ::std::result::Result::Err(#error::Call(e)) => sink.exception(&e.to_application_exception())?,
-                }
-            }
-        };
-        quote! {
-            #mname => {
-                let args = match <#args_ty as ::ringrpc::__codegen::Decode>::decode(r) {
-                    ::std::result::Result::Ok(args) => args,
-                    ::std::result::Result::Err(e) => {
-                        let _ = &e;
-                        #bad_args
-                    }
-                };
-                let outcome = handler.#fname(#(#arg_fields),*).await;
-                #reply
-                ::std::result::Result::Ok(true)
-            }
+    /// The result struct of a method with declared exceptions.
+    fn result_enum(&self, m: &MethodDef, names: &MethodNames, code: &mut Code) {
+        let (result, error) = (&names.result, &names.error);
+        let wire_name = format!("{}_result", m.name);
+        line!(
+            code,
+            "/// The result struct of `{}` (`{wire_name}` on the wire).",
+            m.name
+        );
+        line!(code, "#[derive(Debug, Clone, PartialEq)]");
+        open!(code, "pub enum {result}");
+        line!(code, "/// The method returned.");
+        match &m.returns {
+            Some(t) => line!(code, "Success({}),", self.rust_ty(t)),
+            None => line!(code, "Success,"),
         }
+        for t in &m.throws {
+            line!(code, "{}({}),", camel(&t.name), self.rust_ty(&t.ty));
+        }
+        code.close();
+        code.blank();
+        line!(code, "impl __rt::OnewayResult for {result} {{}}");
+        code.blank();
+        open!(code, "impl __rt::ResultStruct for {result}");
+        line!(code, "type Ok = {};", self.return_ty(m));
+        line!(code, "type Err = {error};");
+        code.call(
+            "fn from_outcome(",
+            &[format!("outcome: __rt::Result<Self::Ok, {error}>")],
+            ") -> __rt::Result<Self, __rt::CallError> {",
+        );
+        open!(code, "match outcome");
+        match m.returns {
+            Some(_) => line!(code, "__rt::Ok(v) => __rt::Ok({result}::Success(v)),"),
+            None => line!(code, "__rt::Ok(()) => __rt::Ok({result}::Success),"),
+        }
+        for t in &m.throws {
+            let v = camel(&t.name);
+            line!(
+                code,
+                "__rt::Err({error}::{v}(e)) => __rt::Ok({result}::{v}(e)),"
+            );
+        }
+        line!(code, "__rt::Err({error}::Call(e)) => __rt::Err(e),");
+        code.close();
+        code.close();
+        open!(
+            code,
+            "fn into_outcome(self) -> __rt::Result<Self::Ok, {error}>"
+        );
+        open!(code, "match self");
+        match m.returns {
+            Some(_) => line!(code, "{result}::Success(v) => __rt::Ok(v),"),
+            None => line!(code, "{result}::Success => __rt::Ok(()),"),
+        }
+        for t in &m.throws {
+            let v = camel(&t.name);
+            line!(code, "{result}::{v}(e) => __rt::Err({error}::{v}(e)),");
+        }
+        code.close();
+        code.close();
+        code.close();
+        code.blank();
+        self.impl_encode(result, "Struct", code, |code| {
+            line!(code, "let scope = w.write_struct_begin();");
+            open!(code, "match self");
+            match m.returns {
+                Some(_) => line!(code, "{result}::Success(v) => __rt::write_field(w, 0, v)?,"),
+                None => line!(code, "{result}::Success => {{}}"),
+            }
+            for t in &m.throws {
+                let v = camel(&t.name);
+                line!(
+                    code,
+                    "{result}::{v}(e) => __rt::write_field(w, {}, e)?,",
+                    t.id
+                );
+            }
+            code.close();
+            line!(code, "w.write_struct_end(scope);");
+            line!(code, "__rt::Ok(())");
+        });
+        code.blank();
+        let strukt = str_lit(&wire_name);
+        self.impl_decode(result, "Struct", code, |code| {
+            line!(code, "let scope = r.read_struct_begin()?;");
+            line!(code, "let mut out = __rt::UnionSlot::default();");
+            let mut fields: Vec<(i16, String, &str)> = Vec::new();
+            if m.returns.is_some() {
+                fields.push((0, format!("{result}::Success"), "success"));
+            }
+            for t in &m.throws {
+                fields.push((t.id, format!("{result}::{}", camel(&t.name)), &t.name));
+            }
+            read_loop(code, "out", &strukt, &fields);
+            line!(code, "r.read_struct_end(scope);");
+            match m.returns {
+                Some(_) => {
+                    let args = [format!("|| __rt::missing_success({strukt}, r.position())")];
+                    code.call("out.last().ok_or_else(", &args, ")");
+                }
+                None => line!(code, "__rt::Ok(out.last().unwrap_or({result}::Success))"),
+            }
+        });
     }
 
-    fn client(&self, svc: &ServiceDef) -> TokenStream {
-        let methods = svc.methods.iter().map(|m| {
-            let mdoc = docs(m.doc.as_deref());
-            let camel_name = camel(&m.name);
-            let fname = ident(&snake(&m.name));
-            let info = ident(&screaming(&m.name));
-            let args_ty = format_ident!("{}Args", camel_name);
-            let result = ident(&format!("{camel_name}Result"));
-            let error = ident(&format!("{camel_name}Error"));
-            let params: Vec<_> = m
-                .params
-                .iter()
-                .map(|p| (ident(&snake(&p.name)), self.rust_ty(&p.ty)))
-                .collect();
-            let sig = params.iter().map(|(n, t)| quote!(#n: #t));
-            let init = params.iter().map(|(n, _)| quote!(#n));
-            let ret = self.return_ty(m);
-            let body = if m.oneway {
-                quote! {
-                    self.channel().call::<_, ()>(&#info, &args).await.map_err(#error::Call)
-                }
-            } else {
-                let ok = if m.returns.is_some() {
-                    quote!(#result::Success(v) => ::std::result::Result::Ok(v),)
-                } else {
-                    quote!(#result::Success => ::std::result::Result::Ok(()),)
-                };
-                let exc = m.throws.iter().map(|t| {
-                    let v = ident(&camel(&t.name));
-                    quote!(#result::#v(e) => ::std::result::Result::Err(#error::#v(e)),)
-                });
-                quote! {
-                    match self.channel().call::<_, #result>(&#info, &args).await.map_err(#error::Call)? {
-                        #ok
-                        #(#exc)*
-                    }
-                }
-            };
-            quote! {
-                #mdoc
-                pub async fn #fname(&self, #(#sig),*) -> ::std::result::Result<#ret, #error> {
-                    let args = #args_ty { #(#init),* };
-                    #body
-                }
-            }
-        });
-        let (fields, new, channel, deref) = match svc.extends {
-            Some(p) => {
-                let m = self.service_module(p);
-                (
-                    quote!(parent: #m::Client<C>,),
-                    quote!(Client { parent: #m::Client::new(channel) }),
-                    quote!(self.parent.channel()),
-                    quote! {
-                        /// The parent service's methods.
-                        impl<C> ::std::ops::Deref for Client<C> {
-                            type Target = #m::Client<C>;
-                            fn deref(&self) -> &Self::Target {
-                                &self.parent
-                            }
-                        }
-                    },
-                )
-            }
-            None => (
-                quote!(channel: C,),
-                quote!(Client { channel }),
-                quote!(&self.channel),
-                TokenStream::new(),
+    /// The error type of a method with declared exceptions.
+    fn error_enum(&self, m: &MethodDef, names: &MethodNames, code: &mut Code) {
+        let error = &names.error;
+        line!(
+            code,
+            "/// How `{}` can fail: its declared exceptions, or `Call` (an undeclared failure).",
+            m.name
+        );
+        line!(code, "#[derive(Debug, Clone, PartialEq)]");
+        open!(code, "pub enum {error}");
+        for t in &m.throws {
+            line!(code, "{}({}),", camel(&t.name), self.rust_ty(&t.ty));
+        }
+        line!(
+            code,
+            "/// An undeclared failure: a `TApplicationException` from (or for) the peer, or a"
+        );
+        line!(code, "/// transport or codec error.");
+        line!(code, "Call(__rt::CallError),");
+        code.close();
+        code.blank();
+        open!(code, "impl ::std::fmt::Display for {error}");
+        open!(
+            code,
+            "fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result"
+        );
+        open!(code, "match self");
+        for t in &m.throws {
+            line!(
+                code,
+                "{error}::{}(e) => ::std::fmt::Display::fmt(e, f),",
+                camel(&t.name)
+            );
+        }
+        line!(code, "{error}::Call(e) => ::std::fmt::Display::fmt(e, f),");
+        code.close();
+        code.close();
+        code.close();
+        code.blank();
+        line!(code, "impl ::std::error::Error for {error} {{}}");
+        let mut from = vec![
+            ("__rt::CallError".to_string(), format!("{error}::Call(e)")),
+            (
+                "__rt::ApplicationException".to_string(),
+                format!("{error}::Call(__rt::CallError::Application(e))"),
             ),
-        };
-        let lit_empty = Literal::string("");
-        let _ = lit_empty;
-        quote! {
-            /// A typed client over any [`Channel`](::ringrpc::__codegen::Channel).
-            #[derive(Debug, Clone)]
-            pub struct Client<C> {
-                #fields
-            }
-
-            impl<C> Client<C> {
-                /// A client sending calls through `channel`.
-                pub fn new(channel: C) -> Self {
-                    #new
-                }
-
-                /// The channel calls go through.
-                pub fn channel(&self) -> &C {
-                    #channel
-                }
-            }
-
-            #deref
-
-            impl<C: ::ringrpc::__codegen::Channel> Client<C> {
-                #(#methods)*
+        ];
+        // `From` for each exception type declared once (two fields of one type would make
+        // the conversion ambiguous).
+        let types: Vec<String> = m.throws.iter().map(|t| self.rust_ty(&t.ty)).collect();
+        for (t, ty) in m.throws.iter().zip(&types) {
+            if types.iter().filter(|other| *other == ty).count() == 1 {
+                from.push((ty.clone(), format!("{error}::{}(e)", camel(&t.name))));
             }
         }
+        for (ty, body) in from {
+            code.blank();
+            open!(code, "impl __rt::From<{ty}> for {error}");
+            open!(code, "fn from(e: {ty}) -> Self");
+            line!(code, "{body}");
+            code.close();
+            code.close();
+        }
+    }
+
+    fn server(&self, def: &Def, svc: &ServiceDef, trait_name: &str, code: &mut Code) {
+        code.doc(def.doc.as_deref());
+        match svc.extends {
+            Some(p) => {
+                let parent = self.service_module(p);
+                let parent_trait = camel(&self.ir.def(p).name);
+                open!(code, "pub trait {trait_name}: {parent}::{parent_trait}");
+            }
+            None => open!(code, "pub trait {trait_name}"),
+        }
+        for (i, m) in svc.methods.iter().enumerate() {
+            if i > 0 {
+                code.blank();
+            }
+            code.doc(m.doc.as_deref());
+            let names = MethodNames::new(m);
+            code.call(
+                &format!("async fn {}(", names.function),
+                &self.params(m),
+                &format!(") -> __rt::Result<{}, {}>;", self.return_ty(m), names.error),
+            );
+        }
+        code.close();
+        code.blank();
+        line!(
+            code,
+            "/// Runs the method named `method` on `handler` with arguments read from `r`, writing"
+        );
+        line!(
+            code,
+            "/// its reply to `sink` (none for oneway methods). Returns `false` if the service (with"
+        );
+        line!(
+            code,
+            "/// its parents) has no such method; `r` is then untouched."
+        );
+        line!(code, "pub async fn dispatch<H, R, S>(");
+        line!(code, "    handler: &H,");
+        line!(code, "    method: &str,");
+        line!(code, "    r: &mut R,");
+        line!(code, "    sink: &mut S,");
+        line!(code, ") -> __rt::Result<bool, __rt::EncodeError>");
+        line!(code, "where");
+        line!(code, "    H: {trait_name} + ?Sized,");
+        line!(code, "    R: __rt::ProtocolReader,");
+        line!(code, "    S: __rt::ReplySink,");
+        code.open_block();
+        open!(code, "match method");
+        for m in &svc.methods {
+            let names = MethodNames::new(m);
+            let call = format!(
+                "handler.{}({})",
+                names.function,
+                m.params
+                    .iter()
+                    .map(|p| format!("a.{}", snake(&p.name)))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+            let a = if m.params.is_empty() { "_" } else { "a" };
+            let serve = if m.oneway {
+                "serve_oneway(r, "
+            } else {
+                "serve(r, sink, "
+            };
+            line!(
+                code,
+                "{} => __rt::{serve}|{a}: {}| {call}).await?,",
+                str_lit(&m.name),
+                names.args
+            );
+        }
+        match svc.extends {
+            Some(p) => line!(
+                code,
+                "_ => return {}::dispatch(handler, method, r, sink).await,",
+                self.service_module(p)
+            ),
+            None => line!(code, "_ => return __rt::Ok(false),"),
+        }
+        code.close();
+        line!(code, "__rt::Ok(true)");
+        code.close();
+        code.blank();
+        line!(
+            code,
+            "/// [`dispatch`], answering an unknown method with a `TApplicationException`"
+        );
+        line!(
+            code,
+            "/// (`UNKNOWN_METHOD`) after skipping its arguments, as Apache servers do."
+        );
+        line!(code, "pub async fn handle<H, R, S>(");
+        line!(code, "    handler: &H,");
+        line!(code, "    method: &str,");
+        line!(code, "    r: &mut R,");
+        line!(code, "    sink: &mut S,");
+        line!(code, ") -> __rt::EncodeResult");
+        line!(code, "where");
+        line!(code, "    H: {trait_name} + ?Sized,");
+        line!(code, "    R: __rt::ProtocolReader,");
+        line!(code, "    S: __rt::ReplySink,");
+        code.open_block();
+        open!(code, "if !dispatch(handler, method, r, sink).await?");
+        line!(code, "__rt::unknown_method(r, sink, SERVICE, method)?;");
+        code.close();
+        line!(code, "__rt::Ok(())");
+        code.close();
+        code.blank();
+        line!(
+            code,
+            "/// A handler of `{}` ready for `ringrpc::Server::builder().serve(address, || Server::new(handler))`.",
+            def.name
+        );
+        line!(code, "#[derive(Debug, Clone, Default)]");
+        line!(code, "pub struct Server<H>(pub H);");
+        code.blank();
+        open!(code, "impl<H> Server<H>");
+        line!(code, "/// Serves `handler`.");
+        open!(code, "pub fn new(handler: H) -> Self");
+        line!(code, "Server(handler)");
+        code.close();
+        code.close();
+        code.blank();
+        open!(code, "impl<H: {trait_name}> __rt::Dispatch for Server<H>");
+        line!(
+            code,
+            "async fn dispatch<R: __rt::ProtocolReader, S: __rt::ReplySink>("
+        );
+        line!(code, "    &self,");
+        line!(code, "    method: &str,");
+        line!(code, "    r: &mut R,");
+        line!(code, "    sink: &mut S,");
+        open!(code, ") -> __rt::EncodeResult");
+        line!(code, "handle(&self.0, method, r, sink).await");
+        code.close();
+        code.close();
+    }
+
+    fn client(&self, svc: &ServiceDef, code: &mut Code) {
+        line!(
+            code,
+            "/// A typed client over any [`Channel`](__rt::Channel)."
+        );
+        line!(code, "#[derive(Debug, Clone)]");
+        let parent = svc.extends.map(|p| self.service_module(p));
+        open!(code, "pub struct Client<C>");
+        match &parent {
+            Some(p) => line!(code, "parent: {p}::Client<C>,"),
+            None => line!(code, "channel: C,"),
+        }
+        code.close();
+        code.blank();
+        open!(code, "impl<C> Client<C>");
+        line!(code, "/// A client sending calls through `channel`.");
+        open!(code, "pub fn new(channel: C) -> Self");
+        match &parent {
+            Some(p) => {
+                open!(code, "Client");
+                line!(code, "parent: {p}::Client::new(channel),");
+                code.close();
+            }
+            None => line!(code, "Client {{ channel }}"),
+        }
+        code.close();
+        code.blank();
+        line!(code, "/// The channel calls go through.");
+        open!(code, "pub fn channel(&self) -> &C");
+        match &parent {
+            Some(_) => line!(code, "self.parent.channel()"),
+            None => line!(code, "&self.channel"),
+        }
+        code.close();
+        code.close();
+        if let Some(p) = &parent {
+            code.blank();
+            line!(code, "/// The parent service's methods.");
+            open!(code, "impl<C> ::std::ops::Deref for Client<C>");
+            line!(code, "type Target = {p}::Client<C>;");
+            code.blank();
+            open!(code, "fn deref(&self) -> &Self::Target");
+            line!(code, "&self.parent");
+            code.close();
+            code.close();
+        }
+        if svc.methods.is_empty() {
+            return;
+        }
+        code.blank();
+        open!(code, "impl<C: __rt::Channel> Client<C>");
+        for (i, m) in svc.methods.iter().enumerate() {
+            if i > 0 {
+                code.blank();
+            }
+            let names = MethodNames::new(m);
+            code.doc(m.doc.as_deref());
+            code.call(
+                &format!("pub async fn {}(", names.function),
+                &self.params(m),
+                &format!(
+                    ") -> __rt::Result<{}, {}> {{",
+                    self.return_ty(m),
+                    names.error
+                ),
+            );
+            let args = if m.params.is_empty() {
+                format!("{} {{}}", names.args)
+            } else {
+                let fields: Vec<String> = m.params.iter().map(|p| snake(&p.name)).collect();
+                format!("{} {{ {} }}", names.args, fields.join(", "))
+            };
+            let call = if m.oneway { "call_oneway" } else { "call" };
+            line!(code, "__rt::{call}(self.channel(), &{args}).await");
+            code.close();
+        }
+        code.close();
     }
 }

@@ -1,99 +1,12 @@
 //! Rust items for the types of one IDL file: structs, exceptions, unions (Rust enums),
 //! enums (open `i32` newtypes: unknown values survive), typedefs and constants, each with its
-//! `Encode`/`Decode` implementation. Generated code names only `::ringrpc::__codegen`.
+//! `Encode`/`Decode` implementation. Generated code names only `::ringrpc::__codegen`,
+//! imported in every generated module as `__rt`.
 
-use std::collections::{HashMap, HashSet};
-
-use proc_macro2::{Literal, TokenStream};
-use quote::{format_ident, quote};
-
+use super::analysis::Analysis;
+use super::code::{Code, line, open};
 use super::names::{camel, screaming, snake};
 use crate::ir::*;
-
-/// Facts about the IR's structs computed once: which can derive `Eq`/`Hash`, and which
-/// structs each one holds inline (directly or through inline fields), for boxing.
-pub(crate) struct Analysis {
-    hashable: HashSet<DefId>,
-    inline_reach: HashMap<DefId, HashSet<DefId>>,
-}
-
-/// The structs a type refers to: `inline` only those held by value (not in a container).
-fn struct_refs(ir: &Ir, ty: &Ty, inline: bool, out: &mut Vec<DefId>) {
-    match ir.resolve_typedefs(ty) {
-        Ty::Struct(id) => out.push(*id),
-        Ty::List(t) | Ty::Set(t) if !inline => struct_refs(ir, t, inline, out),
-        Ty::Map(k, v) if !inline => {
-            struct_refs(ir, k, inline, out);
-            struct_refs(ir, v, inline, out);
-        }
-        _ => {}
-    }
-}
-
-/// Whether a type has a double, set or map anywhere outside referenced structs.
-fn locally_unhashable(ir: &Ir, ty: &Ty) -> bool {
-    match ir.resolve_typedefs(ty) {
-        Ty::Double | Ty::Set(_) | Ty::Map(..) => true,
-        Ty::List(t) => locally_unhashable(ir, t),
-        _ => false,
-    }
-}
-
-impl Analysis {
-    pub(crate) fn new(ir: &Ir) -> Self {
-        let structs: Vec<(DefId, &StructDef)> = ir
-            .defs
-            .iter()
-            .enumerate()
-            .filter_map(|(i, d)| match &d.kind {
-                DefKind::Struct(s) => Some((DefId(i), s)),
-                _ => None,
-            })
-            .collect();
-        let edges = |inline: bool| -> HashMap<DefId, Vec<DefId>> {
-            structs
-                .iter()
-                .map(|(id, s)| {
-                    let mut out = Vec::new();
-                    for f in &s.fields {
-                        struct_refs(ir, &f.ty, inline, &mut out);
-                    }
-                    (*id, out)
-                })
-                .collect()
-        };
-        let reach = |graph: &HashMap<DefId, Vec<DefId>>, from: DefId| -> HashSet<DefId> {
-            let mut seen = HashSet::new();
-            let mut stack: Vec<DefId> = graph.get(&from).cloned().unwrap_or_default();
-            while let Some(next) = stack.pop() {
-                if seen.insert(next) {
-                    stack.extend(graph.get(&next).into_iter().flatten().copied());
-                }
-            }
-            seen
-        };
-        let all_edges = edges(false);
-        let inline_edges = edges(true);
-        let bad: HashSet<DefId> = structs
-            .iter()
-            .filter(|(_, s)| s.fields.iter().any(|f| locally_unhashable(ir, &f.ty)))
-            .map(|(id, _)| *id)
-            .collect();
-        let hashable = structs
-            .iter()
-            .map(|(id, _)| *id)
-            .filter(|id| !bad.contains(id) && reach(&all_edges, *id).is_disjoint(&bad))
-            .collect();
-        let inline_reach = structs
-            .iter()
-            .map(|(id, _)| (*id, reach(&inline_edges, *id)))
-            .collect();
-        Analysis {
-            hashable,
-            inline_reach,
-        }
-    }
-}
 
 /// Emits Rust for the IR.
 #[derive(Clone, Copy)]
@@ -107,39 +20,54 @@ pub(crate) struct TypeGen<'a> {
     pub(crate) nested: bool,
 }
 
-pub(super) fn ident(name: &str) -> syn::Ident {
-    match name.strip_prefix("r#") {
-        Some(raw) => syn::Ident::new_raw(raw, proc_macro2::Span::call_site()),
-        None => format_ident!("{}", name),
+/// The `#[derive]` line of a struct or union.
+fn derives(hashable: bool, default: bool) -> &'static str {
+    match (hashable, default) {
+        (true, true) => "#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]",
+        (true, false) => "#[derive(Debug, Clone, PartialEq, Eq, Hash)]",
+        (false, true) => "#[derive(Debug, Clone, Default, PartialEq)]",
+        (false, false) => "#[derive(Debug, Clone, PartialEq)]",
     }
 }
 
-pub(super) fn docs(doc: Option<&str>) -> TokenStream {
-    let lines = doc
-        .into_iter()
-        .flat_map(str::lines)
-        .map(|l| format!(" {l}"));
-    quote! { #( #[doc = #lines] )* }
+/// A Rust string literal for `s`.
+pub(super) fn str_lit(s: &str) -> String {
+    format!("{s:?}")
+}
+
+/// A Rust byte string literal for `bytes`.
+fn byte_str_lit(bytes: &[u8]) -> String {
+    let mut out = String::from("b\"");
+    for &b in bytes {
+        match b {
+            b'"' | b'\\' => {
+                out.push('\\');
+                out.push(b as char);
+            }
+            b' '..=b'~' => out.push(b as char),
+            _ => out.push_str(&format!("\\x{b:02x}")),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// The name of the local a struct's decoder collects field `name` in.
+fn local(name: &str) -> String {
+    format!("f_{}", snake(name).trim_start_matches("r#"))
 }
 
 impl TypeGen<'_> {
-    /// The Rust path of definition `id` as seen from the file being generated.
-    pub(super) fn path(&self, id: DefId) -> TokenStream {
+    /// The Rust path of definition `id` as seen from the module being generated.
+    pub(super) fn path(&self, id: DefId) -> String {
         let def = self.ir.def(id);
-        let name = ident(&camel(&def.name));
+        let name = camel(&def.name);
+        let up = if self.nested { "super::" } else { "" };
         if def.file == self.file {
-            if self.nested {
-                quote! { super::#name }
-            } else {
-                quote! { #name }
-            }
+            format!("{up}{name}")
         } else {
-            let module = ident(&snake(&self.ir.files[def.file].stem));
-            if self.nested {
-                quote! { super::super::#module::#name }
-            } else {
-                quote! { super::#module::#name }
-            }
+            let module = snake(&self.ir.files[def.file].stem);
+            format!("{up}super::{module}::{name}")
         }
     }
 
@@ -155,36 +83,27 @@ impl TypeGen<'_> {
     }
 
     /// The Rust type of `ty`.
-    pub(crate) fn rust_ty(&self, ty: &Ty) -> TokenStream {
+    pub(crate) fn rust_ty(&self, ty: &Ty) -> String {
         match ty {
-            Ty::Bool => quote!(bool),
-            Ty::I8 => quote!(i8),
-            Ty::I16 => quote!(i16),
-            Ty::I32 => quote!(i32),
-            Ty::I64 => quote!(i64),
-            Ty::Double => quote!(f64),
-            Ty::String => quote!(::ringrpc::__codegen::BytesStr),
-            Ty::Binary => quote!(::ringrpc::__codegen::Bytes),
-            Ty::Uuid => quote!(::ringrpc::__codegen::Uuid),
-            Ty::List(t) => {
-                let t = self.rust_ty(t);
-                quote!(::std::vec::Vec<#t>)
-            }
-            Ty::Set(t) => {
-                let inner = self.rust_ty(t);
-                if self.is_hashable(t) {
-                    quote!(::ringrpc::__codegen::HashSet<#inner>)
-                } else {
-                    quote!(::ringrpc::__codegen::VecSet<#inner>)
-                }
-            }
+            Ty::Bool => "bool".into(),
+            Ty::I8 => "i8".into(),
+            Ty::I16 => "i16".into(),
+            Ty::I32 => "i32".into(),
+            Ty::I64 => "i64".into(),
+            Ty::Double => "f64".into(),
+            Ty::String => "__rt::BytesStr".into(),
+            Ty::Binary => "__rt::Bytes".into(),
+            Ty::Uuid => "__rt::Uuid".into(),
+            Ty::List(t) => format!("__rt::Vec<{}>", self.rust_ty(t)),
+            Ty::Set(t) if self.is_hashable(t) => format!("__rt::HashSet<{}>", self.rust_ty(t)),
+            Ty::Set(t) => format!("__rt::VecSet<{}>", self.rust_ty(t)),
             Ty::Map(k, v) => {
-                let (kt, vt) = (self.rust_ty(k), self.rust_ty(v));
-                if self.is_hashable(k) {
-                    quote!(::ringrpc::__codegen::HashMap<#kt, #vt>)
+                let kind = if self.is_hashable(k) {
+                    "HashMap"
                 } else {
-                    quote!(::ringrpc::__codegen::VecMap<#kt, #vt>)
-                }
+                    "VecMap"
+                };
+                format!("__rt::{kind}<{}, {}>", self.rust_ty(k), self.rust_ty(v))
             }
             Ty::Enum(id) | Ty::Struct(id) | Ty::Typedef(id) => self.path(*id),
         }
@@ -201,458 +120,456 @@ impl TypeGen<'_> {
         }
     }
 
-    fn field_ty(&self, owner: DefId, f: &FieldDef) -> TokenStream {
+    /// The type of field `f` of `owner` (boxed if it holds `owner` inline).
+    fn field_ty(&self, owner: DefId, f: &FieldDef) -> String {
         let t = self.rust_ty(&f.ty);
         if self.needs_box(owner, &f.ty) {
-            quote!(::std::boxed::Box<#t>)
+            format!("__rt::Box<{t}>")
         } else {
             t
         }
     }
 
+    /// The value of field `f` of `owner` for `value`, boxed like the field.
+    fn field_value(&self, owner: DefId, f: &FieldDef, value: &Value) -> String {
+        let expr = self.value_expr(&f.ty, value);
+        if self.needs_box(owner, &f.ty) {
+            format!("__rt::Box::new({expr})")
+        } else {
+            expr
+        }
+    }
+
     /// A Rust expression for `value` of type `ty`.
-    pub(crate) fn value_expr(&self, ty: &Ty, value: &Value) -> TokenStream {
+    pub(crate) fn value_expr(&self, ty: &Ty, value: &Value) -> String {
         let ty = self.ir.resolve_typedefs(ty);
         match (ty, value) {
-            (_, Value::Bool(b)) => quote!(#b),
+            (_, Value::Bool(b)) => b.to_string(),
             (Ty::Double, Value::Int(i)) => double(*i as f64),
-            (_, Value::Int(i)) => {
-                let lit = Literal::i64_unsuffixed(*i);
-                match ty {
-                    Ty::Enum(id) => {
-                        let p = self.path(*id);
-                        quote!(#p(#lit))
-                    }
-                    _ => quote!(#lit),
-                }
-            }
+            (Ty::Enum(id), Value::Int(i)) => format!("{}({i})", self.path(*id)),
+            (_, Value::Int(i)) => i.to_string(),
             (_, Value::Double(d)) => double(*d),
             (Ty::Binary, Value::String(s)) => {
-                let lit = Literal::byte_string(s.as_bytes());
-                quote!(::ringrpc::__codegen::Bytes::from_static(#lit))
+                format!("__rt::Bytes::from_static({})", byte_str_lit(s.as_bytes()))
             }
             (Ty::Uuid, Value::String(s)) => {
                 let hex: String = s.chars().filter(|c| *c != '-').collect();
                 let n = u128::from_str_radix(&hex, 16).unwrap_or(0);
-                let lit = Literal::u128_suffixed(n);
-                quote!(::ringrpc::__codegen::Uuid::from_u128(#lit))
+                format!("__rt::Uuid::from_u128({n:#034x})")
             }
-            (_, Value::String(s)) => quote!(::ringrpc::__codegen::BytesStr::from_static(#s)),
-            (_, Value::Enum(id, v)) => {
-                let p = self.path(*id);
-                let lit = Literal::i32_unsuffixed(*v as i32);
-                quote!(#p(#lit))
-            }
-            (Ty::List(t), Value::List(items)) => {
-                let items = items.iter().map(|v| self.value_expr(t, v));
-                quote!(::std::vec![#(#items),*])
+            (_, Value::String(s)) => format!("__rt::BytesStr::from_static({})", str_lit(s)),
+            (_, Value::Enum(id, v)) => format!("{}({})", self.path(*id), *v as i32),
+            (Ty::List(t), Value::List(items)) => format!("__rt::vec![{}]", self.list(t, items)),
+            (Ty::Set(t), Value::List(items)) if self.is_hashable(t) => {
+                format!("[{}].into_iter().collect()", self.list(t, items))
             }
             (Ty::Set(t), Value::List(items)) => {
-                let items: Vec<_> = items.iter().map(|v| self.value_expr(t, v)).collect();
-                if self.is_hashable(t) {
-                    quote!([#(#items),*].into_iter().collect())
-                } else {
-                    quote!(::ringrpc::__codegen::VecSet(::std::vec![#(#items),*]))
-                }
+                format!("__rt::VecSet(__rt::vec![{}])", self.list(t, items))
             }
             (Ty::Map(k, v), Value::Map(entries)) => {
-                let pairs: Vec<_> = entries
+                let pairs = entries
                     .iter()
-                    .map(|(a, b)| {
-                        let (a, b) = (self.value_expr(k, a), self.value_expr(v, b));
-                        quote!((#a, #b))
-                    })
-                    .collect();
+                    .map(|(a, b)| format!("({}, {})", self.value_expr(k, a), self.value_expr(v, b)))
+                    .collect::<Vec<_>>()
+                    .join(", ");
                 if self.is_hashable(k) {
-                    quote!([#(#pairs),*].into_iter().collect())
+                    format!("[{pairs}].into_iter().collect()")
                 } else {
-                    quote!(::ringrpc::__codegen::VecMap(::std::vec![#(#pairs),*]))
+                    format!("__rt::VecMap(__rt::vec![{pairs}])")
                 }
             }
             (Ty::Struct(id), Value::Struct(fields)) => {
-                let p = self.path(*id);
                 let DefKind::Struct(s) = &self.ir.def(*id).kind else {
-                    return quote!(::std::default::Default::default());
+                    return "__rt::Default::default()".into();
                 };
-                let inits = fields.iter().filter_map(|(name, v)| {
-                    let f = s.fields.iter().find(|f| &f.name == name)?;
-                    let fname = ident(&snake(&f.name));
-                    let mut expr = self.value_expr(&f.ty, v);
-                    if self.needs_box(*id, &f.ty) {
-                        expr = quote!(::std::boxed::Box::new(#expr));
-                    }
-                    Some(if f.requiredness == Requiredness::Optional {
-                        quote!(#fname: ::std::option::Option::Some(#expr))
-                    } else {
-                        quote!(#fname: #expr)
+                let mut inits: Vec<String> = fields
+                    .iter()
+                    .filter_map(|(name, v)| {
+                        let f = s.fields.iter().find(|f| &f.name == name)?;
+                        let expr = self.field_value(*id, f, v);
+                        Some(if f.requiredness == Requiredness::Optional {
+                            format!("{}: __rt::Some({expr})", snake(&f.name))
+                        } else {
+                            format!("{}: {expr}", snake(&f.name))
+                        })
                     })
-                });
-                quote!(#p { #(#inits,)* ..::std::default::Default::default() })
+                    .collect();
+                inits.push("..__rt::Default::default()".into());
+                format!("{} {{ {} }}", self.path(*id), inits.join(", "))
             }
-            _ => quote!(::std::default::Default::default()),
+            _ => "__rt::Default::default()".into(),
         }
     }
 
+    fn list(&self, ty: &Ty, items: &[Value]) -> String {
+        items
+            .iter()
+            .map(|v| self.value_expr(ty, v))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
     /// All items of definition `id`.
-    pub(crate) fn def(&self, id: DefId) -> TokenStream {
+    pub(crate) fn def(&self, id: DefId, code: &mut Code) {
         let def = self.ir.def(id);
         match &def.kind {
-            DefKind::Enum(e) => self.enumeration(def, e),
-            DefKind::Struct(s) if s.kind == StructKind::Union => self.union(id, def, s),
-            DefKind::Struct(s) => self.structure(id, def, s),
+            DefKind::Enum(e) => self.enumeration(def, e, code),
+            DefKind::Struct(s) if s.kind == StructKind::Union => self.union(id, def, s, code),
+            DefKind::Struct(s) => self.structure(id, def, s, code),
             DefKind::Typedef(ty) => {
-                let doc = docs(def.doc.as_deref());
-                let name = ident(&camel(&def.name));
-                let t = self.rust_ty(ty);
-                quote! { #doc pub type #name = #t; }
+                code.doc(def.doc.as_deref());
+                line!(
+                    code,
+                    "pub type {} = {};",
+                    camel(&def.name),
+                    self.rust_ty(ty)
+                );
             }
-            DefKind::Const(c) => self.constant(def, c),
+            DefKind::Const(c) => self.constant(def, c, code),
             DefKind::Service(svc) => TypeGen {
                 nested: true,
                 ..*self
             }
-            .service(id, def, svc),
+            .service(def, svc, code),
         }
     }
 
-    fn enumeration(&self, def: &Def, e: &EnumDef) -> TokenStream {
-        let doc = docs(def.doc.as_deref());
-        let name = ident(&camel(&def.name));
-        let idl_name = &def.name;
-        let consts = e.values.iter().map(|v| {
-            let vdoc = docs(v.doc.as_deref());
-            let c = ident(&screaming(&v.name));
-            let lit = Literal::i32_unsuffixed(v.value as i32);
-            quote! { #vdoc pub const #c: #name = #name(#lit); }
-        });
-        let arms = e.values.iter().map(|v| {
-            let lit = Literal::i32_unsuffixed(v.value as i32);
-            let n = &v.name;
-            quote! { #lit => ::std::option::Option::Some(#n), }
-        });
-        let first = e.values.first().map_or_else(
-            || Literal::i32_unsuffixed(0),
-            |v| Literal::i32_unsuffixed(v.value as i32),
+    fn enumeration(&self, def: &Def, e: &EnumDef, code: &mut Code) {
+        let name = camel(&def.name);
+        code.doc(def.doc.as_deref());
+        line!(
+            code,
+            "#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]"
         );
-        quote! {
-            #doc
-            #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-            pub struct #name(pub i32);
-
-            impl #name {
-                #(#consts)*
-
-                /// The IDL name of this value, if it is a declared one.
-                pub fn name(&self) -> ::std::option::Option<&'static str> {
-                    match self.0 {
-                        #(#arms)*
-                        _ => ::std::option::Option::None,
-                    }
-                }
-            }
-
-            impl ::std::default::Default for #name {
-                fn default() -> Self {
-                    #name(#first)
-                }
-            }
-
-            impl ::std::fmt::Debug for #name {
-                fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-                    match self.name() {
-                        ::std::option::Option::Some(n) => f.write_str(n),
-                        ::std::option::Option::None => write!(f, "{}({})", #idl_name, self.0),
-                    }
-                }
-            }
-
-            impl ::ringrpc::__codegen::Encode for #name {
-                const TTYPE: ::ringrpc::__codegen::TType = ::ringrpc::__codegen::TType::I32;
-                #[inline]
-                fn encode<W: ::ringrpc::__codegen::ProtocolWriter>(&self, w: &mut W) -> ::std::result::Result<(), ::ringrpc::__codegen::EncodeError> {
-                    w.write_i32(self.0);
-                    ::std::result::Result::Ok(())
-                }
-            }
-
-            impl ::ringrpc::__codegen::Decode for #name {
-                const TTYPE: ::ringrpc::__codegen::TType = ::ringrpc::__codegen::TType::I32;
-                #[inline]
-                fn decode<R: ::ringrpc::__codegen::ProtocolReader>(r: &mut R) -> ::std::result::Result<Self, ::ringrpc::__codegen::DecodeError> {
-                    r.read_i32().map(#name)
-                }
-            }
+        line!(code, "pub struct {name}(pub i32);");
+        code.blank();
+        open!(code, "impl {name}");
+        for v in &e.values {
+            code.doc(v.doc.as_deref());
+            let value = v.value as i32;
+            line!(
+                code,
+                "pub const {}: {name} = {name}({value});",
+                screaming(&v.name)
+            );
         }
+        if !e.values.is_empty() {
+            code.blank();
+        }
+        line!(
+            code,
+            "/// The IDL name of this value, if it is a declared one."
+        );
+        open!(code, "pub fn name(&self) -> __rt::Option<&'static str>");
+        open!(code, "match self.0");
+        for v in &e.values {
+            line!(
+                code,
+                "{} => __rt::Some({}),",
+                v.value as i32,
+                str_lit(&v.name)
+            );
+        }
+        line!(code, "_ => __rt::None,");
+        code.close();
+        code.close();
+        code.close();
+        code.blank();
+        open!(code, "impl __rt::Default for {name}");
+        open!(code, "fn default() -> Self");
+        line!(
+            code,
+            "{name}({})",
+            e.values.first().map_or(0, |v| v.value as i32)
+        );
+        code.close();
+        code.close();
+        code.blank();
+        open!(code, "impl ::std::fmt::Debug for {name}");
+        open!(
+            code,
+            "fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result"
+        );
+        open!(code, "match self.name()");
+        line!(code, "__rt::Some(n) => f.write_str(n),");
+        line!(
+            code,
+            "__rt::None => write!(f, \"{{}}({{}})\", {}, self.0),",
+            str_lit(&def.name)
+        );
+        code.close();
+        code.close();
+        code.close();
+        code.blank();
+        self.impl_encode(&name, "I32", code, |code| {
+            line!(code, "w.write_i32(self.0);");
+            line!(code, "__rt::Ok(())");
+        });
+        code.blank();
+        self.impl_decode(&name, "I32", code, |code| {
+            line!(code, "r.read_i32().map({name})");
+        });
     }
 
-    pub(super) fn structure(&self, id: DefId, def: &Def, s: &StructDef) -> TokenStream {
-        let doc = docs(def.doc.as_deref());
-        let name = ident(&camel(&def.name));
-        let idl_name = &def.name;
+    /// `impl Encode for name` with wire type `ttype`; `body` writes the method's body.
+    pub(super) fn impl_encode(
+        &self,
+        name: &str,
+        ttype: &str,
+        code: &mut Code,
+        body: impl FnOnce(&mut Code),
+    ) {
+        open!(code, "impl __rt::Encode for {name}");
+        line!(code, "const TTYPE: __rt::TType = __rt::TType::{ttype};");
+        line!(code, "#[inline]");
+        open!(
+            code,
+            "fn encode<W: __rt::ProtocolWriter>(&self, w: &mut W) -> __rt::EncodeResult"
+        );
+        body(code);
+        code.close();
+        code.close();
+    }
+
+    /// `impl Decode for name` with wire type `ttype`; `body` writes the method's body.
+    pub(super) fn impl_decode(
+        &self,
+        name: &str,
+        ttype: &str,
+        code: &mut Code,
+        body: impl FnOnce(&mut Code),
+    ) {
+        open!(code, "impl __rt::Decode for {name}");
+        line!(code, "const TTYPE: __rt::TType = __rt::TType::{ttype};");
+        line!(code, "#[inline]");
+        open!(
+            code,
+            "fn decode<R: __rt::ProtocolReader>(r: &mut R) -> __rt::DecodeResult<Self>"
+        );
+        body(code);
+        code.close();
+        code.close();
+    }
+
+    /// The struct, exception or args struct `def` (`id` is `None` for an args struct, which
+    /// no other type can refer to).
+    pub(super) fn structure(&self, id: DefId, def: &Def, s: &StructDef, code: &mut Code) {
+        let name = camel(&def.name);
+        let has_defaults = s.fields.iter().any(|f| f.default.is_some());
         let hashable = self.analysis.hashable.contains(&id);
-        let derives = if hashable {
-            quote!(#[derive(Debug, Clone, PartialEq, Eq, Hash)])
+        code.doc(def.doc.as_deref());
+        line!(code, "{}", derives(hashable, !has_defaults));
+        if s.fields.is_empty() {
+            line!(code, "pub struct {name} {{}}");
         } else {
-            quote!(#[derive(Debug, Clone, PartialEq)])
-        };
-        let fields = s.fields.iter().map(|f| {
-            let fdoc = docs(f.doc.as_deref());
-            let fname = ident(&snake(&f.name));
-            let t = self.field_ty(id, f);
-            if f.requiredness == Requiredness::Optional {
-                quote! { #fdoc pub #fname: ::std::option::Option<#t>, }
-            } else {
-                quote! { #fdoc pub #fname: #t, }
+            open!(code, "pub struct {name}");
+            for f in &s.fields {
+                code.doc(f.doc.as_deref());
+                let t = self.field_ty(id, f);
+                if f.requiredness == Requiredness::Optional {
+                    line!(code, "pub {}: __rt::Option<{t}>,", snake(&f.name));
+                } else {
+                    line!(code, "pub {}: {t},", snake(&f.name));
+                }
+            }
+            code.close();
+        }
+        code.blank();
+        if has_defaults {
+            open!(code, "impl __rt::Default for {name}");
+            open!(code, "fn default() -> Self");
+            open!(code, "Self");
+            for f in &s.fields {
+                let value = match &f.default {
+                    Some(v) if f.requiredness == Requiredness::Optional => {
+                        format!("__rt::Some({})", self.field_value(id, f, v))
+                    }
+                    Some(v) => self.field_value(id, f, v),
+                    None => "__rt::Default::default()".into(),
+                };
+                line!(code, "{}: {value},", snake(&f.name));
+            }
+            code.close();
+            code.close();
+            code.close();
+            code.blank();
+        }
+        if s.kind == StructKind::Exception {
+            open!(code, "impl ::std::fmt::Display for {name}");
+            open!(
+                code,
+                "fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result"
+            );
+            line!(
+                code,
+                "write!(f, \"{{}} {{:?}}\", {}, self)",
+                str_lit(&def.name)
+            );
+            code.close();
+            code.close();
+            code.blank();
+            line!(code, "impl ::std::error::Error for {name} {{}}");
+            code.blank();
+        }
+        self.impl_encode(&name, "Struct", code, |code| {
+            line!(code, "let scope = w.write_struct_begin();");
+            for f in &s.fields {
+                let write = if f.requiredness == Requiredness::Optional {
+                    "write_optional_field"
+                } else {
+                    "write_field"
+                };
+                line!(
+                    code,
+                    "__rt::{write}(w, {}, &self.{})?;",
+                    f.id,
+                    snake(&f.name)
+                );
+            }
+            line!(code, "w.write_struct_end(scope);");
+            line!(code, "__rt::Ok(())");
+        });
+        code.blank();
+        self.impl_decode(&name, "Struct", code, |code| {
+            self.decode_fields(id, &def.name, s, code)
+        });
+    }
+
+    fn decode_fields(&self, owner: DefId, idl_name: &str, s: &StructDef, code: &mut Code) {
+        let strukt = str_lit(idl_name);
+        line!(code, "let scope = r.read_struct_begin()?;");
+        for f in &s.fields {
+            line!(code, "let mut {} = __rt::None;", local(&f.name));
+        }
+        field_loop(code, |code| {
+            for f in &s.fields {
+                let args = [
+                    "r".to_string(),
+                    "f.ttype".to_string(),
+                    format!("&mut {}", local(&f.name)),
+                    strukt.clone(),
+                    str_lit(&f.name),
+                    f.id.to_string(),
+                ];
+                code.arm(&f.id.to_string(), "__rt::read_field(", &args, ")?");
             }
         });
-        let defaults = s.fields.iter().map(|f| {
-            let fname = ident(&snake(&f.name));
-            let expr = match &f.default {
-                Some(v) => {
-                    let mut e = self.value_expr(&f.ty, v);
-                    if self.needs_box(id, &f.ty) {
-                        e = quote!(::std::boxed::Box::new(#e));
-                    }
-                    if f.requiredness == Requiredness::Optional {
-                        quote!(::std::option::Option::Some(#e))
-                    } else {
-                        e
-                    }
+        line!(code, "r.read_struct_end(scope);");
+        if s.fields.is_empty() {
+            line!(code, "__rt::Ok(Self {{}})");
+            return;
+        }
+        open!(code, "__rt::Ok(Self");
+        for f in &s.fields {
+            let (field, local) = (snake(&f.name), local(&f.name));
+            match (f.requiredness, &f.default) {
+                (Requiredness::Optional, _) => line!(code, "{field}: {local},"),
+                (Requiredness::Required, _) => {
+                    let args = [
+                        local,
+                        strukt.clone(),
+                        str_lit(&f.name),
+                        "r.position()".into(),
+                    ];
+                    code.call(&format!("{field}: __rt::required("), &args, ")?,");
                 }
-                None => quote!(::std::default::Default::default()),
-            };
-            quote! { #fname: #expr, }
-        });
-        let encode = self.encode_fields(s);
-        let decode = self.decode_fields(id, idl_name, s);
-        let error_impls = (s.kind == StructKind::Exception).then(|| {
-            quote! {
-                impl ::std::fmt::Display for #name {
-                    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-                        write!(f, "{} {:?}", #idl_name, self)
-                    }
-                }
-                impl ::std::error::Error for #name {}
-            }
-        });
-        quote! {
-            #doc
-            #derives
-            pub struct #name {
-                #(#fields)*
-            }
-
-            impl ::std::default::Default for #name {
-                fn default() -> Self {
-                    #name { #(#defaults)* }
-                }
-            }
-
-            #error_impls
-
-            impl ::ringrpc::__codegen::Encode for #name {
-                const TTYPE: ::ringrpc::__codegen::TType = ::ringrpc::__codegen::TType::Struct;
-                #[inline]
-                fn encode<W: ::ringrpc::__codegen::ProtocolWriter>(&self, w: &mut W) -> ::std::result::Result<(), ::ringrpc::__codegen::EncodeError> {
-                    let scope = w.write_struct_begin();
-                    #encode
-                    w.write_struct_end(scope);
-                    ::std::result::Result::Ok(())
-                }
-            }
-
-            impl ::ringrpc::__codegen::Decode for #name {
-                const TTYPE: ::ringrpc::__codegen::TType = ::ringrpc::__codegen::TType::Struct;
-                #[inline]
-                fn decode<R: ::ringrpc::__codegen::ProtocolReader>(r: &mut R) -> ::std::result::Result<Self, ::ringrpc::__codegen::DecodeError> {
-                    #decode
+                (Requiredness::Default, Some(v)) => line!(
+                    code,
+                    "{field}: {local}.unwrap_or_else(|| {}),",
+                    self.field_value(owner, f, v)
+                ),
+                (Requiredness::Default, None) => {
+                    line!(code, "{field}: {local}.unwrap_or_default(),")
                 }
             }
         }
+        code.close_with("})");
     }
 
-    fn encode_fields(&self, s: &StructDef) -> TokenStream {
-        let writes = s.fields.iter().map(|f| {
-            let fname = ident(&snake(&f.name));
-            let id = Literal::i16_unsuffixed(f.id);
-            if f.requiredness == Requiredness::Optional {
-                quote! { ::ringrpc::__codegen::write_optional_field(w, #id, &self.#fname)?; }
-            } else {
-                quote! { ::ringrpc::__codegen::write_field(w, #id, &self.#fname)?; }
-            }
-        });
-        quote! { #(#writes)* }
-    }
-
-    fn decode_fields(&self, owner: DefId, idl_name: &str, s: &StructDef) -> TokenStream {
-        let locals: Vec<_> = s
-            .fields
-            .iter()
-            .map(|f| format_ident!("f_{}", snake(&f.name).trim_start_matches("r#")))
-            .collect();
-        let decls = s.fields.iter().zip(&locals).map(|(f, local)| {
-            let t = self.field_ty(owner, f);
-            quote! { let mut #local: ::std::option::Option<#t> = ::std::option::Option::None; }
-        });
-        let arms = s.fields.iter().zip(&locals).map(|(f, local)| {
-            let id = Literal::i16_unsuffixed(f.id);
-            let fname = &f.name;
-            quote! {
-                #id => ::ringrpc::__codegen::read_field(r, f.ttype, &mut #local, #idl_name, #fname, #id)?,
-            }
-        });
-        let inits = s.fields.iter().zip(&locals).map(|(f, local)| {
-            let fname = ident(&snake(&f.name));
-            let idl_field = &f.name;
-            match f.requiredness {
-                Requiredness::Optional => quote! { #fname: #local, },
-                Requiredness::Required => quote! {
-                    #fname: ::ringrpc::__codegen::required(#local, #idl_name, #idl_field, r.position())?,
-                },
-                Requiredness::Default => match &f.default {
-                    Some(v) => {
-                        let mut e = self.value_expr(&f.ty, v);
-                        if self.needs_box(owner, &f.ty) {
-                            e = quote!(::std::boxed::Box::new(#e));
-                        }
-                        quote! { #fname: #local.unwrap_or_else(|| #e), }
-                    }
-                    None => quote! { #fname: #local.unwrap_or_default(), },
-                },
-            }
-        });
-        quote! {
-            let scope = r.read_struct_begin()?;
-            #(#decls)*
-            loop {
-                let f = r.read_field_begin()?;
-                if f.ttype == ::ringrpc::__codegen::TType::Stop {
-                    break;
-                }
-                match f.id {
-                    #(#arms)*
-                    _ => r.skip(f.ttype)?,
-                }
-            }
-            r.read_struct_end(scope);
-            ::std::result::Result::Ok(Self { #(#inits)* })
-        }
-    }
-
-    fn union(&self, id: DefId, def: &Def, s: &StructDef) -> TokenStream {
-        let doc = docs(def.doc.as_deref());
-        let name = ident(&camel(&def.name));
-        let idl_name = &def.name;
-        let hashable = self.analysis.hashable.contains(&id);
-        let derives = if hashable {
-            quote!(#[derive(Debug, Clone, PartialEq, Eq, Hash)])
+    fn union(&self, id: DefId, def: &Def, s: &StructDef, code: &mut Code) {
+        let name = camel(&def.name);
+        let strukt = str_lit(&def.name);
+        code.doc(def.doc.as_deref());
+        line!(
+            code,
+            "{}",
+            derives(self.analysis.hashable.contains(&id), false)
+        );
+        if s.fields.is_empty() {
+            line!(code, "pub enum {name} {{}}");
         } else {
-            quote!(#[derive(Debug, Clone, PartialEq)])
-        };
-        let variants: Vec<_> = s.fields.iter().map(|f| ident(&camel(&f.name))).collect();
-        let decl = s.fields.iter().zip(&variants).map(|(f, v)| {
-            let fdoc = docs(f.doc.as_deref());
-            let t = self.field_ty(id, f);
-            quote! { #fdoc #v(#t), }
-        });
-        let enc = s.fields.iter().zip(&variants).map(|(f, v)| {
-            let fid = Literal::i16_unsuffixed(f.id);
-            quote! {
-                #name::#v(v) => ::ringrpc::__codegen::write_field(w, #fid, v)?,
+            open!(code, "pub enum {name}");
+            for f in &s.fields {
+                code.doc(f.doc.as_deref());
+                line!(code, "{}({}),", camel(&f.name), self.field_ty(id, f));
             }
-        });
-        let dec = s.fields.iter().zip(&variants).map(|(f, v)| {
-            let t = self.rust_ty(&f.ty);
-            let fid = Literal::i16_unsuffixed(f.id);
-            let fname = &f.name;
-            let wrap = if self.needs_box(id, &f.ty) {
-                quote!(::std::boxed::Box::new)
-            } else {
-                quote!(::std::convert::identity)
-            };
-            quote! {
-                #fid if <#t as ::ringrpc::__codegen::Decode>::wire_matches(r, f.ttype) => {
-                    count += 1;
-                    value = ::std::option::Option::Some(#name::#v(#wrap(
-                        <#t as ::ringrpc::__codegen::Decode>::decode(r)
-                            .map_err(|e| e.in_field(#idl_name, #fname, #fid))?,
-                    )));
-                }
-            }
-        });
+            code.close();
+        }
+        code.blank();
         // A union's default is its first arm holding that type's default.
-        let default_impl = variants.first().map(|v| {
-            quote! {
-                impl ::std::default::Default for #name {
-                    fn default() -> Self {
-                        #name::#v(::std::default::Default::default())
-                    }
-                }
-            }
-        });
-        let encode_body = if s.fields.is_empty() {
-            quote!()
-        } else {
-            quote!(match self { #(#enc)* })
-        };
-        quote! {
-            #doc
-            #derives
-            pub enum #name {
-                #(#decl)*
-            }
-
-            #default_impl
-
-            impl ::ringrpc::__codegen::Encode for #name {
-                const TTYPE: ::ringrpc::__codegen::TType = ::ringrpc::__codegen::TType::Struct;
-                fn encode<W: ::ringrpc::__codegen::ProtocolWriter>(&self, w: &mut W) -> ::std::result::Result<(), ::ringrpc::__codegen::EncodeError> {
-                    let scope = w.write_struct_begin();
-                    #encode_body
-                    w.write_struct_end(scope);
-                    ::std::result::Result::Ok(())
-                }
-            }
-
-            impl ::ringrpc::__codegen::Decode for #name {
-                const TTYPE: ::ringrpc::__codegen::TType = ::ringrpc::__codegen::TType::Struct;
-                fn decode<R: ::ringrpc::__codegen::ProtocolReader>(r: &mut R) -> ::std::result::Result<Self, ::ringrpc::__codegen::DecodeError> {
-                    let start = r.position();
-                    let scope = r.read_struct_begin()?;
-                    let mut value = ::std::option::Option::None;
-                    let mut count = 0usize;
-                    loop {
-                        let f = r.read_field_begin()?;
-                        if f.ttype == ::ringrpc::__codegen::TType::Stop {
-                            break;
-                        }
-                        match f.id {
-                            #(#dec)*
-                            _ => r.skip(f.ttype)?,
-                        }
-                    }
-                    r.read_struct_end(scope);
-                    match value {
-                        ::std::option::Option::Some(v) if count == 1 => ::std::result::Result::Ok(v),
-                        _ => ::std::result::Result::Err(::ringrpc::__codegen::DecodeError::new(
-                            ::ringrpc::__codegen::DecodeErrorKind::UnionFieldCount { strukt: #idl_name, count },
-                            start,
-                        )),
-                    }
-                }
-            }
+        if let Some(first) = s.fields.first() {
+            open!(code, "impl __rt::Default for {name}");
+            open!(code, "fn default() -> Self");
+            line!(
+                code,
+                "{name}::{}(__rt::Default::default())",
+                camel(&first.name)
+            );
+            code.close();
+            code.close();
+            code.blank();
         }
+        self.impl_encode(&name, "Struct", code, |code| {
+            line!(code, "let scope = w.write_struct_begin();");
+            if !s.fields.is_empty() {
+                open!(code, "match self");
+                for f in &s.fields {
+                    line!(
+                        code,
+                        "{name}::{}(v) => __rt::write_field(w, {}, v)?,",
+                        camel(&f.name),
+                        f.id
+                    );
+                }
+                code.close();
+            }
+            line!(code, "w.write_struct_end(scope);");
+            line!(code, "__rt::Ok(())");
+        });
+        code.blank();
+        self.impl_decode(&name, "Struct", code, |code| {
+            line!(code, "let start = r.position();");
+            line!(code, "let scope = r.read_struct_begin()?;");
+            line!(code, "let mut value = __rt::UnionSlot::default();");
+            let arms: Vec<(i16, String, &str)> = s
+                .fields
+                .iter()
+                .map(|f| {
+                    let variant = format!("{name}::{}", camel(&f.name));
+                    let wrap = if self.needs_box(id, &f.ty) {
+                        format!("|v| {variant}(__rt::Box::new(v))")
+                    } else {
+                        variant
+                    };
+                    (f.id, wrap, f.name.as_str())
+                })
+                .collect();
+            read_loop(code, "value", &strukt, &arms);
+            line!(code, "r.read_struct_end(scope);");
+            line!(code, "value.finish({strukt}, start)");
+        });
     }
 
-    fn constant(&self, def: &Def, c: &ConstDef) -> TokenStream {
-        let doc = docs(def.doc.as_deref());
-        let name = ident(&screaming(&def.name));
-        let ty = self.ir.resolve_typedefs(&c.ty);
-        match (ty, &c.value) {
-            (Ty::String, Value::String(s)) => quote! { #doc pub const #name: &str = #s; },
+    fn constant(&self, def: &Def, c: &ConstDef, code: &mut Code) {
+        code.doc(def.doc.as_deref());
+        let name = screaming(&def.name);
+        match (self.ir.resolve_typedefs(&c.ty), &c.value) {
+            (Ty::String, Value::String(s)) => {
+                line!(code, "pub const {name}: &str = {};", str_lit(s));
+            }
             (Ty::Binary, Value::String(s)) => {
-                let lit = Literal::byte_string(s.as_bytes());
-                quote! { #doc pub const #name: &[u8] = #lit; }
+                let lit = byte_str_lit(s.as_bytes());
+                line!(code, "pub const {name}: &[u8] = {lit};");
             }
             (
                 Ty::Bool
@@ -665,34 +582,61 @@ impl TypeGen<'_> {
                 | Ty::Uuid,
                 _,
             ) => {
-                let t = self.rust_ty(&c.ty);
-                let v = self.value_expr(&c.ty, &c.value);
-                quote! { #doc pub const #name: #t = #v; }
+                let (t, v) = (self.rust_ty(&c.ty), self.value_expr(&c.ty, &c.value));
+                line!(code, "pub const {name}: {t} = {v};");
             }
             _ => {
-                let t = self.rust_ty(&c.ty);
-                let v = self.value_expr(&c.ty, &c.value);
-                let fname = ident(&snake(&def.name));
-                quote! {
-                    #doc
-                    pub fn #fname() -> #t {
-                        #v
-                    }
-                }
+                let (t, v) = (self.rust_ty(&c.ty), self.value_expr(&c.ty, &c.value));
+                open!(code, "pub fn {}() -> {t}", snake(&def.name));
+                line!(code, "{v}");
+                code.close();
             }
         }
     }
 }
 
-fn double(d: f64) -> TokenStream {
+/// The loop of a struct decoder: reads field headers up to the stop field; `arms` writes the
+/// match arms of the known field ids (unknown ones are skipped).
+pub(super) fn field_loop(code: &mut Code, arms: impl FnOnce(&mut Code)) {
+    open!(code, "loop");
+    line!(code, "let f = r.read_field_begin()?;");
+    open!(code, "if f.ttype == __rt::TType::Stop");
+    line!(code, "break;");
+    code.close();
+    open!(code, "match f.id");
+    arms(code);
+    line!(code, "_ => r.skip(f.ttype)?,");
+    code.close();
+    code.close();
+}
+
+/// The field loop of a union-like decoder: each field `(id, wrap, name)` is read into the
+/// `UnionSlot` named `slot` as the variant `wrap` makes.
+pub(super) fn read_loop(code: &mut Code, slot: &str, strukt: &str, fields: &[(i16, String, &str)]) {
+    field_loop(code, |code| {
+        for (id, wrap, name) in fields {
+            let args = [
+                "r".to_string(),
+                "f.ttype".to_string(),
+                wrap.clone(),
+                strukt.to_string(),
+                str_lit(name),
+                id.to_string(),
+            ];
+            code.arm(&id.to_string(), &format!("{slot}.read("), &args, ")?");
+        }
+    });
+}
+
+fn double(d: f64) -> String {
     if d.is_nan() {
-        quote!(f64::NAN)
+        "f64::NAN".into()
     } else if d == f64::INFINITY {
-        quote!(f64::INFINITY)
+        "f64::INFINITY".into()
     } else if d == f64::NEG_INFINITY {
-        quote!(f64::NEG_INFINITY)
+        "f64::NEG_INFINITY".into()
     } else {
-        let lit = Literal::f64_unsuffixed(d);
-        quote!(#lit)
+        // `Debug` writes a valid literal that reads back as the same value (`1.0`, `1e300`).
+        format!("{d:?}")
     }
 }

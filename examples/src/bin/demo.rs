@@ -1,184 +1,152 @@
-//! The ringrpc demo (codec stage): a client encodes an `Echo` call in every dialect a
-//! ringrpc server accepts; the "server" detects each connection's dialect from its first
-//! bytes, decodes the call without copying its strings, and answers in the same dialect.
-//! Then a short encode/decode loop reports throughput.
+//! The ringrpc demo: the echo service generated from `idl/echo.thrift` served on every core
+//! (io_uring where the kernel allows it), then called by the generated client through
+//! ringrpc's multiplexed connections for a short load; prints QPS and latency percentiles.
 //!
-//! Run: `cargo run --release -p ringrpc-examples --bin demo`. The runtime (io_uring server
-//! and client) replaces this with a real network demo.
+//! Run: `cargo run --release -p ringrpc-examples --bin demo [-- --seconds S --concurrency N
+//! --payload BYTES --client-threads T --driver iouring|epoll]`.
 
+use std::cell::RefCell;
+use std::rc::Rc;
 use std::time::{Duration, Instant};
 
-use ringrpc::codec::frame::{Dialect, FrameDecoder, Framing, HeaderInfo, encode_frame};
-use ringrpc::codec::{
-    Binary, Bytes, BytesMut, BytesStr, Compact, Decode, DecodeLimits, MessageHeader, MessageType,
-    Protocol, ProtocolId, ProtocolReader, from_bytes, to_bytes,
-};
-use ringrpc_examples::Echo;
+use hdrhistogram::Histogram;
+use ringrpc::codec::frame::Framing;
+use ringrpc::codec::{BytesStr, ProtocolId};
+use ringrpc::rt::{block_on, spawn};
+use ringrpc::{Client, Driver, Server};
+use ringrpc_examples::echo::echo::echo;
+use ringrpc_examples::echo_service::EchoHandler;
 
-const DIALECTS: [Dialect; 7] = [
-    Dialect::new(Framing::Unframed, ProtocolId::Binary),
-    Dialect::new(Framing::Unframed, ProtocolId::Compact),
-    Dialect::new(Framing::Framed, ProtocolId::Binary),
-    Dialect::new(Framing::Framed, ProtocolId::Compact),
-    Dialect::new(Framing::TTHeader, ProtocolId::Binary),
-    Dialect::new(Framing::THeader, ProtocolId::Binary),
-    Dialect::new(Framing::THeader, ProtocolId::Compact),
-];
+struct Options {
+    seconds: f64,
+    concurrency: usize,
+    payload: usize,
+    client_threads: usize,
+    driver: Driver,
+}
 
-fn encode_in(
-    dialect: Dialect,
-    header: Option<&HeaderInfo>,
-    message: &MessageHeader,
-    body: &Echo,
-) -> BytesMut {
-    let mut out = BytesMut::new();
-    let result = match dialect.protocol {
-        ProtocolId::Binary => {
-            encode_frame::<Binary, _, _>(dialect.framing, header, message, body, &mut out)
-        }
-        ProtocolId::Compact => {
-            encode_frame::<Compact, _, _>(dialect.framing, header, message, body, &mut out)
-        }
+fn options() -> Result<Options, String> {
+    let mut o = Options {
+        seconds: 3.0,
+        concurrency: 64,
+        payload: 64,
+        client_threads: 1,
+        driver: Driver::Auto,
     };
-    result.expect("the demo's messages are encodable");
-    out
-}
-
-fn decode_call<P: Protocol>(payload: &Bytes) -> (MessageHeader, Echo) {
-    let mut r = P::reader(payload, DecodeLimits::default());
-    let header = r.read_message_begin().expect("a valid message header");
-    let body = Echo::decode(&mut r).expect("a valid Echo");
-    (header, body)
-}
-
-/// What a ringrpc server does with one connection's bytes: detect, split, decode, answer.
-fn serve(mut wire: BytesMut) -> (Dialect, BytesMut, bool) {
-    let mut decoder = FrameDecoder::default();
-    let frame = decoder
-        .decode(&mut wire)
-        .expect("a well-formed frame")
-        .expect("a whole frame");
-    let (call, echo) = match frame.dialect.protocol {
-        ProtocolId::Binary => decode_call::<Binary>(&frame.payload),
-        ProtocolId::Compact => decode_call::<Compact>(&frame.payload),
-    };
-    let zero_copy = frame.payload.as_ptr_range().contains(&echo.msg.as_ptr());
-    let reply = MessageHeader {
-        kind: MessageType::Reply,
-        ..call
-    };
-    let mut header = frame.header.clone();
-    if let Some(h) = header.as_mut() {
-        h.metadata = h.metadata.to_forward();
-        h.metadata.insert_backward("served-by", "ringrpc-demo");
-    }
-    (
-        frame.dialect,
-        encode_in(frame.dialect, header.as_ref(), &reply, &echo),
-        zero_copy,
-    )
-}
-
-fn hex_prefix(bytes: &[u8], n: usize) -> String {
-    let mut s: String = bytes.iter().take(n).map(|b| format!("{b:02x} ")).collect();
-    if bytes.len() > n {
-        s.push('…');
-    }
-    s
-}
-
-fn throughput<P: Protocol>(body: &Echo) -> (f64, f64) {
-    let budget = Duration::from_millis(150);
-    let encoded = to_bytes::<P, _>(body).expect("encodable");
-    let (mut n, start) = (0u64, Instant::now());
-    while start.elapsed() < budget {
-        for _ in 0..1000 {
-            std::hint::black_box(to_bytes::<P, _>(std::hint::black_box(body)).ok());
+    let mut args = std::env::args().skip(1);
+    while let Some(flag) = args.next() {
+        let value = args.next().ok_or_else(|| format!("{flag} needs a value"))?;
+        let bad = |e: &dyn std::fmt::Display| format!("{flag} {value}: {e}");
+        match flag.as_str() {
+            "--seconds" => o.seconds = value.parse().map_err(|e| bad(&e))?,
+            "--concurrency" => o.concurrency = value.parse().map_err(|e| bad(&e))?,
+            "--payload" => o.payload = value.parse().map_err(|e| bad(&e))?,
+            "--client-threads" => o.client_threads = value.parse().map_err(|e| bad(&e))?,
+            "--driver" => o.driver = value.parse().map_err(|e: String| bad(&e))?,
+            _ => return Err(format!("unknown option {flag}")),
         }
-        n += 1000;
     }
-    let enc = start.elapsed().as_nanos() as f64 / n as f64;
-    let (mut n, start) = (0u64, Instant::now());
-    while start.elapsed() < budget {
-        for _ in 0..1000 {
-            std::hint::black_box(from_bytes::<P, Echo>(std::hint::black_box(&encoded)).ok());
-        }
-        n += 1000;
-    }
-    let dec = start.elapsed().as_nanos() as f64 / n as f64;
-    (enc, dec)
+    Ok(o)
 }
 
 fn main() {
-    let echo = Echo {
-        action: BytesStr::from_static("echo"),
-        msg: BytesStr::from("hello from ringrpc, ".repeat(3)),
-    };
-    let call = MessageHeader {
-        name: BytesStr::from_static("echo"),
-        kind: MessageType::Call,
-        seq_id: 1,
-    };
-    let mut header = HeaderInfo::default();
-    header
-        .metadata
-        .insert_persistent("trace-id", "4bf92f3577b34da6");
-    header.metadata.insert_transit("caller", "demo-client");
-
-    println!("ringrpc demo: one server port, every client dialect (answers in kind)\n");
-    println!(
-        "{:<10} {:<8} {:>6} {:>6}  {:<9} request bytes",
-        "framing", "protocol", "req B", "rep B", "zero-copy"
-    );
-    for dialect in DIALECTS {
-        let header =
-            matches!(dialect.framing, Framing::TTHeader | Framing::THeader).then_some(&header);
-        let request = encode_in(dialect, header, &call, &echo);
-        let request_hex = hex_prefix(&request, 16);
-        let request_len = request.len();
-        let (detected, reply, zero_copy) = serve(request);
-        assert_eq!(
-            detected, dialect,
-            "the server detects what the client speaks"
-        );
-        let mut client = FrameDecoder::with_dialect(dialect, DecodeLimits::default());
-        let mut reply_buf = reply.clone();
-        let frame = client
-            .decode(&mut reply_buf)
-            .expect("a valid reply")
-            .expect("a whole reply");
-        let (reply_header, reply_body) = match dialect.protocol {
-            ProtocolId::Binary => decode_call::<Binary>(&frame.payload),
-            ProtocolId::Compact => decode_call::<Compact>(&frame.payload),
-        };
-        assert_eq!(reply_header.kind, MessageType::Reply);
-        assert_eq!(reply_body, echo);
-        if let Some(info) = &frame.header {
-            assert_eq!(
-                info.metadata.backward().next().map(|(k, _)| k),
-                Some("served-by")
-            );
+    let o = match options() {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("demo: {e}");
+            std::process::exit(2);
         }
-        println!(
-            "{:<10} {:<8} {:>6} {:>6}  {:<9} {}",
-            format!("{:?}", dialect.framing),
-            dialect.protocol,
-            request_len,
-            reply.len(),
-            if zero_copy { "yes" } else { "NO" },
-            request_hex
-        );
-    }
-
+    };
+    let server = Server::builder()
+        .driver(o.driver)
+        .serve("127.0.0.1:0", || echo::Server::new(EchoHandler::default()))
+        .unwrap_or_else(|e| {
+            eprintln!("demo: {e}");
+            std::process::exit(1)
+        });
+    let address = server.address().to_string();
+    let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
     println!(
-        "\nEcho ({} B message) encode / decode, one core:",
-        echo.msg.len()
+        "ringrpc demo: echo server on {address}, {workers} worker(s), {} driver",
+        o.driver.resolve().name()
     );
-    for (name, (enc, dec)) in [
-        ("binary", throughput::<Binary>(&echo)),
-        ("compact", throughput::<Compact>(&echo)),
-    ] {
-        println!("  {name:<8} encode {enc:>7.1} ns   decode {dec:>7.1} ns");
+    println!(
+        "load: {} client thread(s) x {} calls in flight, {} B messages, {} s",
+        o.client_threads, o.concurrency, o.payload, o.seconds
+    );
+    let message = BytesStr::from("x".repeat(o.payload));
+    let deadline = Duration::from_secs_f64(o.seconds);
+    let threads: Vec<_> = (0..o.client_threads.max(1))
+        .map(|_| {
+            let (address, message, driver, concurrency) =
+                (address.clone(), message.clone(), o.driver, o.concurrency);
+            std::thread::spawn(move || {
+                block_on(driver, load(address, message, concurrency, deadline))
+                    .expect("the client runtime starts")
+            })
+        })
+        .collect();
+    let mut total = Histogram::<u64>::new(3).expect("histogram");
+    let mut errors = 0;
+    for t in threads {
+        let (h, e) = t.join().expect("a client thread panicked");
+        total.add(h).expect("same histogram bounds");
+        errors += e;
     }
-    println!("\nok: 7 dialects served and answered");
+    let qps = total.len() as f64 / o.seconds;
+    println!(
+        "calls: {}  errors: {errors}  QPS: {qps:.0}  p50: {} us  p99: {} us  p999: {} us",
+        total.len(),
+        total.value_at_quantile(0.50),
+        total.value_at_quantile(0.99),
+        total.value_at_quantile(0.999),
+    );
+    server.shutdown().expect("the server shuts down");
+    if errors > 0 || total.is_empty() {
+        std::process::exit(1);
+    }
+}
+
+/// One client thread: `concurrency` tasks calling `echo` on one multiplexed connection
+/// until `deadline`; returns the latencies (µs) and the error count.
+async fn load(
+    address: String,
+    message: BytesStr,
+    concurrency: usize,
+    deadline: Duration,
+) -> (Histogram<u64>, u64) {
+    let channel = Client::builder(&address)
+        .framing(Framing::TTHeader)
+        .protocol(ProtocolId::Binary)
+        .connect()
+        .await
+        .expect("the client connects");
+    let client = echo::Client::new(channel);
+    let latencies = Rc::new(RefCell::new(Histogram::<u64>::new(3).expect("histogram")));
+    let errors = Rc::new(RefCell::new(0u64));
+    let start = Instant::now();
+    let tasks: Vec<_> = (0..concurrency.max(1))
+        .map(|_| {
+            let (client, message) = (client.clone(), message.clone());
+            let (latencies, errors) = (latencies.clone(), errors.clone());
+            spawn(async move {
+                while start.elapsed() < deadline {
+                    let t = Instant::now();
+                    match client.echo(message.clone()).await {
+                        Ok(reply) if reply.len() == message.len() => {
+                            let us = t.elapsed().as_micros() as u64;
+                            let _ = latencies.borrow_mut().record(us.max(1));
+                        }
+                        Ok(_) | Err(_) => *errors.borrow_mut() += 1,
+                    }
+                }
+            })
+        })
+        .collect();
+    for t in tasks {
+        t.await;
+    }
+    let latencies = latencies.borrow().clone();
+    let errors = *errors.borrow();
+    (latencies, errors)
 }

@@ -1,0 +1,117 @@
+//! rpc-bench end to end: `run` starts a server process, loads it and reports a row and a
+//! JSON line with the server's costs.
+
+use std::process::Command;
+
+fn rpc_bench(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_rpc-bench"))
+        .args(args)
+        .output()
+        .expect("rpc-bench runs")
+}
+
+fn json_field<'a>(json: &'a str, key: &str) -> &'a str {
+    let at = json
+        .find(&format!("\"{key}\":"))
+        .unwrap_or_else(|| panic!("no {key} in {json}"));
+    let rest = &json[at + key.len() + 3..];
+    rest.split([',', '}']).next().unwrap()
+}
+
+#[test]
+fn run_reports_throughput_latency_and_server_costs() {
+    for extra in [
+        &["--conns", "1", "--concurrency", "16"][..],
+        &[
+            "--conns",
+            "8",
+            "--concurrency",
+            "8",
+            "--runtime",
+            "epoll",
+            "--transport",
+            "uds",
+        ][..],
+        &[
+            "--framing",
+            "framed",
+            "--protocol",
+            "compact",
+            "--concurrency",
+            "16",
+        ][..],
+    ] {
+        let mut args = vec!["run", "--duration", "0.4", "--warmup", "0.1"];
+        args.extend_from_slice(extra);
+        let out = rpc_bench(&args);
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "{args:?}: {stdout}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let json = stdout.lines().last().unwrap();
+        assert!(json.starts_with("{\"server\":\"ringrpc\""), "{json}");
+        let qps: f64 = json_field(json, "qps").parse().unwrap();
+        assert!(qps > 1000.0, "{json}");
+        let cpu: f64 = json_field(json, "server_cpu_us_per_req").parse().unwrap();
+        assert!(cpu > 0.0 && cpu < 10_000.0, "{json}");
+        let rss: u64 = json_field(json, "server_rss_kib").parse().unwrap();
+        assert!(rss > 0, "{json}");
+        assert_eq!(json_field(json, "errors"), "0", "{json}");
+        assert!(stdout.contains("| ringrpc |"), "{stdout}");
+    }
+}
+
+#[test]
+fn impossible_combinations_are_refused_with_a_reason() {
+    let out = rpc_bench(&["run", "--framing", "ttheader", "--protocol", "compact"]);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("TTHeader carries binary payloads only"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn compare_interleaves_servers_and_modes_and_prints_medians() {
+    let out = rpc_bench(&[
+        "compare",
+        "--rounds",
+        "1",
+        "--duration",
+        "0.3",
+        "--warmup",
+        "0.1",
+        "--payloads",
+        "64,4096",
+    ]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let runs: Vec<&str> = stdout.lines().filter(|l| l.starts_with('{')).collect();
+    // ringrpc and the raw floor, ping-pong and multiplexed, two payloads.
+    assert_eq!(runs.len(), 8, "{stdout}");
+    for server in ["ringrpc", "raw-echo"] {
+        for mode in ["pingpong", "mux"] {
+            for payload in ["64", "4096"] {
+                let run = runs
+                    .iter()
+                    .find(|r| {
+                        json_field(r, "server") == format!("\"{server}\"")
+                            && json_field(r, "mode") == format!("\"{mode}\"")
+                            && json_field(r, "payload") == payload
+                    })
+                    .unwrap_or_else(|| panic!("no {server} {mode} {payload} run: {stdout}"));
+                assert_eq!(json_field(run, "errors"), "0", "{run}");
+                let qps: f64 = json_field(run, "qps").parse().unwrap();
+                assert!(qps > 1000.0, "{run}");
+            }
+        }
+    }
+    assert!(stdout.contains("× raw"), "a medians table: {stdout}");
+}

@@ -1,0 +1,291 @@
+//! One multiplexed client connection: any number of calls in flight, each matched to its
+//! reply by sequence id. A call's sequence id is its slot in a slab (low 16 bits) plus a
+//! generation (high bits), so finding the waiting call is an index, a late reply to a call
+//! that gave up cannot complete a newer one, and no call allocates. Calls queued while a
+//! write is in flight go out together in the next write.
+
+use std::cell::RefCell;
+use std::future::poll_fn;
+use std::rc::Rc;
+use std::task::{Poll, Waker};
+
+use bytes::BytesMut;
+use monoio::io::{AsyncReadRent, AsyncWriteRent, Split, Splitable};
+use ringrpc_codec::frame::{Dialect, Frame, FrameDecoder, Framing, HeaderInfo, encode_frame};
+use ringrpc_codec::{
+    Binary, BytesStr, Compact, DecodeLimits, Encode, MessageHeader, MessageType, Protocol,
+    ProtocolId, ProtocolReader,
+};
+use slab::Slab;
+
+use crate::call::CallError;
+use crate::transport::{Outbox, read_more, write_loop};
+
+/// Calls in flight on one connection at most (the slot part of a sequence id).
+pub(crate) const MAX_IN_FLIGHT: usize = 1 << 16;
+
+/// How much the read buffer grows by when it runs low.
+const READ_CHUNK: usize = 64 * 1024;
+
+#[derive(Debug)]
+struct Waiting {
+    seq_id: i32,
+    reply: Option<Frame>,
+    waker: Option<Waker>,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    calls: Slab<Waiting>,
+    generation: u16,
+    oneway_seq: i32,
+    /// Why the connection can no longer be used.
+    broken: Option<String>,
+}
+
+/// A connection's shared state (its reader and writer tasks hold it too).
+#[derive(Debug)]
+pub(crate) struct Connection {
+    dialect: Dialect,
+    limits: DecodeLimits,
+    state: RefCell<State>,
+    outbox: Outbox,
+}
+
+impl Connection {
+    /// Starts the reader and writer tasks of `stream` on the current worker.
+    pub(crate) fn start<S>(stream: S, dialect: Dialect, limits: DecodeLimits) -> Rc<Connection>
+    where
+        S: AsyncReadRent + AsyncWriteRent + Split + 'static,
+    {
+        let conn = Rc::new(Connection {
+            dialect,
+            limits,
+            state: RefCell::default(),
+            outbox: Outbox::default(),
+        });
+        let (reader, writer) = stream.into_split();
+        let c = conn.clone();
+        monoio::spawn(async move {
+            write_loop(writer, &c.outbox).await;
+            c.fail("the connection's write side closed");
+        });
+        let c = conn.clone();
+        monoio::spawn(async move { c.read_loop(reader).await });
+        conn
+    }
+
+    /// Whether the connection has failed.
+    pub(crate) fn is_broken(&self) -> bool {
+        self.state.borrow().broken.is_some()
+    }
+
+    /// Calls waiting for replies.
+    pub(crate) fn in_flight(&self) -> usize {
+        self.state.borrow().calls.len()
+    }
+
+    /// Queues a call of `method` and, unless it is oneway, returns the slot its reply will
+    /// arrive in.
+    pub(crate) fn send<A: Encode>(
+        &self,
+        method: &'static str,
+        oneway: bool,
+        args: &A,
+    ) -> Result<Option<(usize, i32)>, CallError> {
+        let mut state = self.state.borrow_mut();
+        if let Some(why) = &state.broken {
+            return Err(CallError::Transport(why.clone()));
+        }
+        let (slot, seq_id) = if oneway {
+            state.oneway_seq = state.oneway_seq.wrapping_add(1) & 0x7fff_ffff;
+            (None, state.oneway_seq)
+        } else {
+            let slot = state.calls.vacant_key();
+            if slot >= MAX_IN_FLIGHT {
+                return Err(CallError::Transport(format!(
+                    "{MAX_IN_FLIGHT} calls are already in flight on this connection"
+                )));
+            }
+            state.generation = state.generation.wrapping_add(1) & 0x7fff;
+            let seq_id = (i32::from(state.generation) << 16) | slot as i32;
+            state.calls.insert(Waiting {
+                seq_id,
+                reply: None,
+                waker: None,
+            });
+            (Some(slot), seq_id)
+        };
+        let message = MessageHeader {
+            name: BytesStr::from_static(method),
+            kind: if oneway {
+                MessageType::Oneway
+            } else {
+                MessageType::Call
+            },
+            seq_id,
+        };
+        let header =
+            matches!(self.dialect.framing, Framing::TTHeader | Framing::THeader).then(|| {
+                HeaderInfo {
+                    seq_id,
+                    ..HeaderInfo::default()
+                }
+            });
+        let framing = self.dialect.framing;
+        let encoded = self.outbox.push(|out| {
+            let start = out.len();
+            let encoded = match self.dialect.protocol {
+                ProtocolId::Binary => {
+                    encode_frame::<Binary, _, _>(framing, header.as_ref(), &message, args, out)
+                }
+                ProtocolId::Compact => {
+                    encode_frame::<Compact, _, _>(framing, header.as_ref(), &message, args, out)
+                }
+            };
+            if encoded.is_err() {
+                out.truncate(start);
+            }
+            encoded
+        });
+        if let Err(e) = encoded {
+            if let Some(slot) = slot {
+                state.calls.remove(slot);
+            }
+            return Err(CallError::Encode(e));
+        }
+        Ok(slot.map(|s| (s, seq_id)))
+    }
+
+    /// Waits for the reply in `slot`.
+    pub(crate) async fn reply(&self, slot: usize, seq_id: i32) -> Result<Frame, CallError> {
+        let mut guard = ForgetOnDrop {
+            conn: self,
+            slot,
+            seq_id,
+            armed: true,
+        };
+        let frame = poll_fn(|cx| {
+            let mut state = self.state.borrow_mut();
+            let broken = state.broken.clone();
+            match state.calls.get_mut(slot) {
+                Some(w) if w.seq_id == seq_id => {
+                    if let Some(frame) = w.reply.take() {
+                        state.calls.remove(slot);
+                        return Poll::Ready(Ok(frame));
+                    }
+                    if let Some(why) = broken {
+                        state.calls.remove(slot);
+                        return Poll::Ready(Err(CallError::Transport(why)));
+                    }
+                    match &w.waker {
+                        Some(waker) if waker.will_wake(cx.waker()) => {}
+                        _ => w.waker = Some(cx.waker().clone()),
+                    }
+                    Poll::Pending
+                }
+                _ => Poll::Ready(Err(CallError::Transport("the call was forgotten".into()))),
+            }
+        })
+        .await;
+        guard.armed = false;
+        frame
+    }
+
+    /// Marks the connection broken and wakes every waiting call.
+    fn fail(&self, why: &str) {
+        let mut state = self.state.borrow_mut();
+        if state.broken.is_none() {
+            state.broken = Some(why.to_string());
+        }
+        for (_, w) in state.calls.iter_mut() {
+            if let Some(waker) = w.waker.take() {
+                waker.wake();
+            }
+        }
+        drop(state);
+        self.outbox.close();
+    }
+
+    async fn read_loop<R: AsyncReadRent>(&self, mut reader: R) {
+        let mut decoder = FrameDecoder::with_dialect(self.dialect, self.limits);
+        let mut buf = BytesMut::with_capacity(READ_CHUNK);
+        loop {
+            loop {
+                match decoder.decode(&mut buf) {
+                    Ok(Some(frame)) => self.complete(frame),
+                    Ok(None) => break,
+                    Err(e) => return self.fail(&format!("the server sent a bad frame: {e}")),
+                }
+            }
+            if self.is_broken() {
+                return;
+            }
+            if buf.capacity() - buf.len() < READ_CHUNK / 4 {
+                buf.reserve(READ_CHUNK);
+            }
+            let (read, returned) = read_more(&mut reader, buf).await;
+            buf = returned;
+            match read {
+                Ok(0) => return self.fail("the server closed the connection"),
+                Ok(_) => {}
+                Err(e) => return self.fail(&format!("read failed: {e}")),
+            }
+        }
+    }
+
+    /// Hands a reply frame to the call waiting for it.
+    fn complete(&self, frame: Frame) {
+        let seq_id = match &frame.header {
+            Some(h) => Ok(h.seq_id),
+            None => match frame.dialect.protocol {
+                ProtocolId::Binary => message_seq_id::<Binary>(&frame, self.limits),
+                ProtocolId::Compact => message_seq_id::<Compact>(&frame, self.limits),
+            },
+        };
+        let Ok(seq_id) = seq_id else {
+            tracing::warn!("a reply without a readable message header; dropped");
+            return;
+        };
+        let mut state = self.state.borrow_mut();
+        match state.calls.get_mut((seq_id as u32 & 0xffff) as usize) {
+            Some(w) if w.seq_id == seq_id => {
+                w.reply = Some(frame);
+                if let Some(waker) = w.waker.take() {
+                    waker.wake();
+                }
+            }
+            _ => tracing::debug!(seq_id, "a reply to a call that gave up; dropped"),
+        }
+    }
+}
+
+fn message_seq_id<P: Protocol>(frame: &Frame, limits: DecodeLimits) -> Result<i32, ()> {
+    P::reader(&frame.payload, limits)
+        .read_message_begin()
+        .map(|m| m.seq_id)
+        .map_err(drop)
+}
+
+/// Removes a call's slot if its caller stops waiting (timeout, or the future is dropped).
+struct ForgetOnDrop<'a> {
+    conn: &'a Connection,
+    slot: usize,
+    seq_id: i32,
+    armed: bool,
+}
+
+impl Drop for ForgetOnDrop<'_> {
+    fn drop(&mut self) {
+        if self.armed {
+            let mut state = self.conn.state.borrow_mut();
+            if state
+                .calls
+                .get(self.slot)
+                .is_some_and(|w| w.seq_id == self.seq_id)
+            {
+                state.calls.remove(self.slot);
+            }
+        }
+    }
+}

@@ -1,0 +1,201 @@
+//! The thread-per-core executor: N worker threads, each pinned to one core and running its
+//! own monoio runtime on io_uring, or on epoll where io_uring is unavailable or when asked
+//! ([`Driver`]). Everything above this module talks to monoio only through here and
+//! [`crate::transport`], so another backend can replace it.
+
+mod broadcast;
+mod catch_unwind;
+mod notify;
+
+use std::future::Future;
+use std::io;
+use std::str::FromStr;
+use std::sync::Once;
+use std::thread::JoinHandle;
+
+/// Spawns a task on the current worker (handlers and clients run on one core: tasks need
+/// not be `Send`).
+pub use monoio::spawn;
+/// Waits on the current worker's timer.
+pub use monoio::time::sleep;
+
+pub(crate) use broadcast::Broadcast;
+pub(crate) use catch_unwind::{CatchUnwind, panic_message};
+pub(crate) use notify::LocalNotify;
+
+/// The environment variable that picks the I/O driver: `iouring`, `epoll` or `auto`.
+pub const DRIVER_ENV: &str = "RINGRPC_DRIVER";
+
+/// Submission queue entries per io_uring instance.
+const URING_ENTRIES: u32 = 1024;
+
+/// The I/O driver of the workers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Driver {
+    /// io_uring where the kernel allows it, else epoll (or [`DRIVER_ENV`] when set).
+    #[default]
+    Auto,
+    /// io_uring (fails to start where the kernel or a seccomp profile forbids it).
+    IoUring,
+    /// epoll (monoio's legacy driver).
+    Epoll,
+}
+
+impl FromStr for Driver {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.to_ascii_lowercase().as_str() {
+            "auto" => Ok(Driver::Auto),
+            "iouring" | "io_uring" | "uring" => Ok(Driver::IoUring),
+            "epoll" | "legacy" => Ok(Driver::Epoll),
+            other => Err(format!(
+                "unknown driver `{other}`: expected `iouring`, `epoll` or `auto`"
+            )),
+        }
+    }
+}
+
+impl Driver {
+    /// The driver a worker will actually run: `Auto` becomes [`DRIVER_ENV`]'s choice, else
+    /// io_uring if the kernel supports the operations monoio needs, else epoll.
+    pub fn resolve(self) -> Driver {
+        let chosen = match self {
+            Driver::Auto => match std::env::var(DRIVER_ENV) {
+                Ok(v) => v.parse().unwrap_or_else(|e| {
+                    tracing::warn!("{DRIVER_ENV}: {e}; using auto");
+                    Driver::Auto
+                }),
+                Err(_) => Driver::Auto,
+            },
+            d => d,
+        };
+        match chosen {
+            Driver::Auto if monoio::utils::detect_uring() => Driver::IoUring,
+            Driver::Auto => Driver::Epoll,
+            d => d,
+        }
+    }
+
+    /// `"io_uring"` or `"epoll"` (`"auto"` before resolution).
+    pub fn name(self) -> &'static str {
+        match self {
+            Driver::Auto => "auto",
+            Driver::IoUring => "io_uring",
+            Driver::Epoll => "epoll",
+        }
+    }
+}
+
+/// How many workers to run and where.
+#[derive(Debug, Clone, Default)]
+pub struct WorkerConfig {
+    /// Worker threads (0: one per available core).
+    pub workers: usize,
+    /// The cores to pin workers to, in order (empty: cores 0, 1, … modulo the count).
+    pub cores: Vec<usize>,
+    /// Whether to pin at all.
+    pub no_pinning: bool,
+    /// The I/O driver.
+    pub driver: Driver,
+}
+
+impl WorkerConfig {
+    /// The number of workers that will run.
+    pub fn worker_count(&self) -> usize {
+        match self.workers {
+            0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+            n => n,
+        }
+    }
+
+    fn core_of(&self, worker: usize) -> Option<usize> {
+        if self.no_pinning {
+            return None;
+        }
+        if self.cores.is_empty() {
+            let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+            Some(worker % cores)
+        } else {
+            Some(self.cores[worker % self.cores.len()])
+        }
+    }
+}
+
+/// Runs `fut` to completion on a new monoio runtime with `driver` (already resolved) on
+/// the calling thread, with timers enabled.
+pub fn block_on<F: Future>(driver: Driver, fut: F) -> io::Result<F::Output> {
+    log_driver_once(driver);
+    match driver.resolve() {
+        Driver::Epoll => Ok(monoio::RuntimeBuilder::<monoio::LegacyDriver>::new()
+            .enable_timer()
+            .build()?
+            .block_on(fut)),
+        _ => Ok(monoio::RuntimeBuilder::<monoio::IoUringDriver>::new()
+            .with_entries(URING_ENTRIES)
+            .enable_timer()
+            .build()?
+            .block_on(fut)),
+    }
+}
+
+fn log_driver_once(driver: Driver) {
+    static LOGGED: Once = Once::new();
+    LOGGED.call_once(|| tracing::info!(driver = driver.resolve().name(), "ringrpc I/O driver"));
+}
+
+/// Starts one thread per worker, pins it, and runs `make(worker)` on its own runtime.
+/// The threads' results come back through the handles.
+pub fn spawn_workers<F, Fut>(
+    config: &WorkerConfig,
+    make: F,
+) -> io::Result<Vec<JoinHandle<io::Result<Fut::Output>>>>
+where
+    F: Fn(usize) -> Fut + Send + Sync + 'static,
+    Fut: Future + 'static,
+    Fut::Output: Send + 'static,
+{
+    let make = std::sync::Arc::new(make);
+    let driver = config.driver.resolve();
+    (0..config.worker_count())
+        .map(|worker| {
+            let make = make.clone();
+            let core = config.core_of(worker);
+            std::thread::Builder::new()
+                .name(format!("ringrpc-worker-{worker}"))
+                .spawn(move || {
+                    if let Some(core) = core {
+                        if let Err(e) = monoio::utils::bind_to_cpu_set([core]) {
+                            tracing::warn!(worker, core, "cannot pin the worker: {e:?}");
+                        }
+                    }
+                    block_on(driver, make(worker))
+                })
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn drivers_parse_and_resolve() {
+        assert_eq!("epoll".parse::<Driver>(), Ok(Driver::Epoll));
+        assert_eq!("io_uring".parse::<Driver>(), Ok(Driver::IoUring));
+        assert!("kqueue".parse::<Driver>().unwrap_err().contains("`kqueue`"));
+        assert_ne!(Driver::Auto.resolve(), Driver::Auto);
+    }
+
+    #[test]
+    fn both_drivers_run_a_future_with_timers() {
+        for driver in [Driver::Epoll, Driver::IoUring] {
+            let out = block_on(driver, async {
+                monoio::time::sleep(std::time::Duration::from_millis(1)).await;
+                7
+            })
+            .unwrap();
+            assert_eq!(out, 7);
+        }
+    }
+}

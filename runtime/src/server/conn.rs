@@ -1,0 +1,312 @@
+//! One server connection: reads frames (any dialect, detected from the first bytes), runs
+//! each call as its own task so pipelined calls proceed concurrently, and writes replies in
+//! the caller's dialect. TTHeader callers match replies by sequence id, so their replies
+//! go out as they complete; other dialects get them in call order. A reply that is next in
+//! order is encoded straight into the connection's outbox; only replies that overtake an
+//! earlier call are parked.
+
+use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
+use std::marker::PhantomData;
+use std::rc::Rc;
+
+use bytes::BytesMut;
+use monoio::io::{AsyncReadRent, AsyncWriteRent, Split, Splitable};
+use ringrpc_codec::frame::{Frame, FrameDecoder, Framing, HeaderInfo};
+use ringrpc_codec::{
+    ApplicationErrorKind, ApplicationException, Binary, Compact, DecodeLimits, Encode, EncodeError,
+    MessageHeader, MessageType, Protocol, ProtocolId, ProtocolReader,
+};
+
+use super::dispatch::Dispatch;
+use super::reply::FrameReplySink;
+use crate::call::ReplySink;
+use crate::rt::{Broadcast, CatchUnwind, LocalNotify, panic_message};
+use crate::transport::{Outbox, read_more, write_loop};
+
+/// Per-connection limits.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ConnLimits {
+    /// Frame, string and container limits for decoding.
+    pub(crate) decode: DecodeLimits,
+    /// Calls running at once on one connection; reading pauses at the limit.
+    pub(crate) max_in_flight: usize,
+}
+
+/// How much the read buffer grows by when it runs low.
+const READ_CHUNK: usize = 64 * 1024;
+
+/// A call's place in the reply order.
+#[derive(Debug)]
+enum Slot {
+    Running,
+    Done(Option<BytesMut>),
+}
+
+/// What a connection's tasks share.
+#[derive(Debug)]
+struct Shared {
+    outbox: Outbox,
+    /// Replies in call order (every dialect but TTHeader).
+    ordered: Cell<bool>,
+    /// The index of the oldest call whose reply has not been queued (ordered mode).
+    next_to_send: Cell<u64>,
+    /// From `next_to_send` on: calls still running, or done and waiting for earlier ones.
+    parked: RefCell<VecDeque<Slot>>,
+    in_flight: Cell<usize>,
+    /// Notified whenever a call finishes.
+    finished: LocalNotify,
+}
+
+impl Shared {
+    /// Whether call `index` may write its reply straight into the outbox.
+    fn may_write_now(&self, index: u64) -> bool {
+        !self.ordered.get() || index == self.next_to_send.get()
+    }
+
+    /// Call `index` is done; `parked` is its reply if it could not be written directly.
+    fn finish(&self, index: u64, parked: Option<BytesMut>) {
+        if self.ordered.get() {
+            let mut slots = self.parked.borrow_mut();
+            let at = (index - self.next_to_send.get()) as usize;
+            slots[at] = Slot::Done(parked);
+            while let Some(Slot::Done(_)) = slots.front() {
+                if let Some(Slot::Done(Some(reply))) = slots.pop_front() {
+                    self.outbox.push(|out| out.extend_from_slice(&reply));
+                }
+                self.next_to_send.set(self.next_to_send.get() + 1);
+            }
+        } else if let Some(reply) = parked {
+            self.outbox.push(|out| out.extend_from_slice(&reply));
+        }
+        self.in_flight.set(self.in_flight.get() - 1);
+        self.finished.notify();
+    }
+}
+
+/// Serves one connection until the peer closes it, sends bytes that cannot be framed, or
+/// `drain` fires (the server is shutting down); calls already read are answered before the
+/// connection closes, unless `abort` fires first (the shutdown deadline passed).
+pub(crate) async fn serve_connection<S, D>(
+    stream: S,
+    service: Rc<D>,
+    limits: ConnLimits,
+    drain: &Broadcast,
+    abort: &Broadcast,
+) where
+    S: AsyncReadRent + AsyncWriteRent + Split + 'static,
+    D: Dispatch + 'static,
+{
+    let (mut reader, writer) = stream.into_split();
+    let shared = Rc::new(Shared {
+        outbox: Outbox::default(),
+        ordered: Cell::new(true),
+        next_to_send: Cell::new(0),
+        parked: RefCell::new(VecDeque::new()),
+        in_flight: Cell::new(0),
+        finished: LocalNotify::default(),
+    });
+    let writer = {
+        let shared = shared.clone();
+        monoio::spawn(async move { write_loop(writer, &shared.outbox).await })
+    };
+    let mut decoder = FrameDecoder::new(limits.decode);
+    let mut buf = BytesMut::with_capacity(READ_CHUNK);
+    let mut next_index = 0u64;
+    'read: loop {
+        loop {
+            match decoder.decode(&mut buf) {
+                Ok(Some(frame)) => {
+                    if next_index == 0 {
+                        shared
+                            .ordered
+                            .set(frame.dialect.framing != Framing::TTHeader);
+                    }
+                    let index = next_index;
+                    next_index += 1;
+                    if shared.ordered.get() {
+                        shared.parked.borrow_mut().push_back(Slot::Running);
+                    }
+                    shared.in_flight.set(shared.in_flight.get() + 1);
+                    monoio::spawn(run_call(
+                        frame,
+                        index,
+                        service.clone(),
+                        shared.clone(),
+                        limits,
+                    ));
+                }
+                Ok(None) => break,
+                Err(e) => {
+                    tracing::warn!("closing a connection that sent a bad frame: {e}");
+                    break 'read;
+                }
+            }
+        }
+        while shared.in_flight.get() >= limits.max_in_flight {
+            shared.finished.notified().await;
+        }
+        if shared.outbox.failed() || drain.fired() {
+            break;
+        }
+        if buf.capacity() - buf.len() < READ_CHUNK / 4 {
+            buf.reserve(READ_CHUNK);
+        }
+        // Bytes a cancelled read may have taken are calls that never started: the
+        // connection closes and their callers see it.
+        let read = monoio::select! {
+            read = read_more(&mut reader, buf) => Some(read),
+            _ = drain.wait() => None,
+        };
+        let Some((read, returned)) = read else {
+            break;
+        };
+        buf = returned;
+        match read {
+            Ok(0) => break,
+            Ok(_) => {}
+            Err(e) => {
+                tracing::debug!("read failed, closing the connection: {e}");
+                break;
+            }
+        }
+    }
+    // Answer what was read before closing (unless the shutdown deadline passes).
+    while shared.in_flight.get() > 0 && !abort.fired() {
+        monoio::select! {
+            _ = shared.finished.notified() => {}
+            _ = abort.wait() => {}
+        }
+    }
+    shared.outbox.close();
+    writer.await;
+}
+
+/// Runs one call and queues its reply.
+async fn run_call<D: Dispatch>(
+    frame: Frame,
+    index: u64,
+    service: Rc<D>,
+    shared: Rc<Shared>,
+    limits: ConnLimits,
+) {
+    let parked = match frame.dialect.protocol {
+        ProtocolId::Binary => run_in::<Binary, D>(&frame, index, &service, &shared, limits).await,
+        ProtocolId::Compact => run_in::<Compact, D>(&frame, index, &service, &shared, limits).await,
+    };
+    shared.finish(index, parked);
+}
+
+/// Where a call's reply goes: straight into the outbox when it is next in order, else into
+/// a buffer of its own (returned to be queued in order later).
+struct CallReply<'a, P> {
+    shared: &'a Shared,
+    index: u64,
+    framing: Framing,
+    header: Option<HeaderInfo>,
+    call: &'a MessageHeader,
+    parked: Option<BytesMut>,
+    /// A whole reply frame was written (a handler that panics afterwards gets no second).
+    replied: bool,
+    _protocol: PhantomData<P>,
+}
+
+impl<P: Protocol> CallReply<'_, P> {
+    fn write(
+        &mut self,
+        write: impl FnOnce(&mut FrameReplySink<'_, P>) -> Result<(), EncodeError>,
+    ) -> Result<(), EncodeError> {
+        let (framing, header, call) = (self.framing, self.header.as_ref(), self.call);
+        let encode = |out: &mut BytesMut| {
+            write(&mut FrameReplySink {
+                framing,
+                header,
+                call,
+                out,
+                _protocol: PhantomData,
+            })
+        };
+        let written = if self.shared.may_write_now(self.index) {
+            self.shared.outbox.push(encode)
+        } else {
+            encode(self.parked.get_or_insert_with(BytesMut::new))
+        };
+        self.replied |= written.is_ok();
+        written
+    }
+}
+
+impl<P: Protocol> ReplySink for CallReply<'_, P> {
+    fn reply<T: Encode>(&mut self, result: &T) -> Result<(), EncodeError> {
+        self.write(|sink| sink.reply(result))
+    }
+
+    fn exception(&mut self, error: &ApplicationException) -> Result<(), EncodeError> {
+        self.write(|sink| sink.exception(error))
+    }
+}
+
+async fn run_in<P: Protocol, D: Dispatch>(
+    frame: &Frame,
+    index: u64,
+    service: &D,
+    shared: &Shared,
+    limits: ConnLimits,
+) -> Option<BytesMut> {
+    let mut r = P::reader(&frame.payload, limits.decode);
+    let call = match r.read_message_begin() {
+        Ok(call) if matches!(call.kind, MessageType::Call | MessageType::Oneway) => call,
+        Ok(other) => {
+            tracing::warn!(kind = ?other.kind, "a server got a message that is not a call; ignored");
+            return None;
+        }
+        Err(e) => {
+            tracing::warn!("cannot read a call's message header; no reply possible: {e}");
+            return None;
+        }
+    };
+    // The reply's header keeps the call's flags and framing, not its key/values.
+    let header = frame.header.as_ref().map(|h| HeaderInfo {
+        flags: h.flags,
+        seq_id: call.seq_id,
+        payload_framed: h.payload_framed,
+        ..HeaderInfo::default()
+    });
+    let mut sink = CallReply::<P> {
+        shared,
+        index,
+        framing: frame.dialect.framing,
+        header,
+        call: &call,
+        parked: None,
+        replied: false,
+        _protocol: PhantomData,
+    };
+    let outcome = CatchUnwind::new(service.dispatch(call.name.as_str(), &mut r, &mut sink)).await;
+    let failure = match outcome {
+        Ok(Ok(())) => None,
+        Ok(Err(e)) => Some(ApplicationException::new(
+            ApplicationErrorKind::INTERNAL_ERROR,
+            format!("cannot encode the reply: {e}"),
+        )),
+        Err(panic) => {
+            let message = panic_message(&*panic);
+            tracing::error!(method = call.name.as_str(), "handler panicked: {message}");
+            Some(ApplicationException::new(
+                ApplicationErrorKind::INTERNAL_ERROR,
+                format!(
+                    "the handler of `{}` panicked: {message}",
+                    call.name.as_str()
+                ),
+            ))
+        }
+    };
+    if let Some(error) = failure {
+        if call.kind != MessageType::Oneway && !sink.replied {
+            if let Err(e) = sink.exception(&error) {
+                tracing::error!("cannot encode an exception reply: {e}");
+            }
+        }
+    }
+    sink.parked
+}

@@ -1,0 +1,343 @@
+//! The server: `Server::builder()…serve(address, make_service)` binds the address once per
+//! worker (`SO_REUSEPORT`), builds the service on each worker's core (so handlers may be
+//! `!Send`) and serves every connection on the core that accepted it. One port accepts
+//! every dialect `ringrpc-codec` detects and answers each caller in kind.
+
+mod conn;
+mod dispatch;
+mod reply;
+
+use std::cell::Cell;
+use std::io;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use monoio::io::{AsyncReadRent, AsyncWriteRent, Split};
+use ringrpc_codec::DecodeLimits;
+
+pub use dispatch::Dispatch;
+
+use crate::rt::{Broadcast, Driver, LocalNotify, WorkerConfig, spawn_workers};
+use crate::transport::{Address, AddressError, StdListener, bind};
+use conn::{ConnLimits, serve_connection};
+
+/// Builds a [`RunningServer`].
+#[derive(Debug, Clone)]
+pub struct ServerBuilder {
+    workers: WorkerConfig,
+    decode: DecodeLimits,
+    max_in_flight: usize,
+    max_connections: usize,
+}
+
+/// The entry point: [`Server::builder`].
+#[derive(Debug)]
+pub struct Server;
+
+impl Server {
+    /// A server with one worker per core, io_uring where available, and default limits.
+    pub fn builder() -> ServerBuilder {
+        ServerBuilder {
+            workers: WorkerConfig::default(),
+            decode: DecodeLimits::default(),
+            max_in_flight: 1024,
+            max_connections: 100_000,
+        }
+    }
+}
+
+/// Why a server could not start.
+#[derive(Debug)]
+pub enum ServeError {
+    /// The address does not parse.
+    Address(AddressError),
+    /// Binding or starting the workers failed.
+    Io {
+        /// The address.
+        address: String,
+        /// The failure.
+        source: io::Error,
+    },
+}
+
+impl std::fmt::Display for ServeError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ServeError::Address(e) => write!(f, "{e}"),
+            ServeError::Io { address, source } => write!(f, "cannot serve on {address}: {source}"),
+        }
+    }
+}
+
+impl std::error::Error for ServeError {}
+
+impl ServerBuilder {
+    /// Worker threads (default: one per available core).
+    pub fn workers(mut self, workers: usize) -> Self {
+        self.workers.workers = workers;
+        self
+    }
+
+    /// Pins worker `i` to `cores[i % cores.len()]` (default: core `i`).
+    pub fn cores(mut self, cores: Vec<usize>) -> Self {
+        self.workers.cores = cores;
+        self
+    }
+
+    /// The I/O driver (default: [`Driver::Auto`]).
+    pub fn driver(mut self, driver: Driver) -> Self {
+        self.workers.driver = driver;
+        self
+    }
+
+    /// The largest frame accepted (default 16 MiB); a larger one closes the connection.
+    pub fn max_frame(mut self, bytes: usize) -> Self {
+        self.decode.max_frame_len = bytes;
+        self
+    }
+
+    /// Calls running at once per connection (default 1024); the connection is not read
+    /// further until one finishes.
+    pub fn max_in_flight(mut self, calls: usize) -> Self {
+        self.max_in_flight = calls.max(1);
+        self
+    }
+
+    /// Connections open at once, server-wide (default 100,000); more are closed at accept.
+    pub fn max_connections(mut self, connections: usize) -> Self {
+        self.max_connections = connections;
+        self
+    }
+
+    /// Starts serving `address` (`tcp://host:port`, `unix:///path` or `host:port`) on the
+    /// workers; each builds its own service with `make_service`.
+    pub fn serve<F, D>(self, address: &str, make_service: F) -> Result<RunningServer, ServeError>
+    where
+        F: Fn() -> D + Send + Sync + 'static,
+        D: Dispatch + 'static,
+    {
+        let address: Address = address.parse().map_err(ServeError::Address)?;
+        let io_error = |source| ServeError::Io {
+            address: address.to_string(),
+            source,
+        };
+        let workers = self.workers.worker_count();
+        let (listeners, bound) = bind(&address, workers).map_err(io_error)?;
+        let listeners: Vec<_> = listeners
+            .into_iter()
+            .map(|l| std::sync::Mutex::new(Some(l)))
+            .collect();
+        let listeners = Arc::new(listeners);
+        let (stop, stopped) = flume::unbounded::<Instant>();
+        let connections = Arc::new(AtomicUsize::new(0));
+        let limits = ConnLimits {
+            decode: self.decode,
+            max_in_flight: self.max_in_flight,
+        };
+        let max_connections = self.max_connections;
+        let threads = spawn_workers(&self.workers, move |worker| {
+            let listener = listeners[worker].lock().ok().and_then(|mut l| l.take());
+            let service = Rc::new(make_service());
+            let stopped = stopped.clone();
+            let connections = connections.clone();
+            async move {
+                let Some(listener) = listener else {
+                    return Ok(());
+                };
+                let accept = Acceptor {
+                    service,
+                    limits,
+                    connections,
+                    max_connections,
+                    worker: Rc::new(WorkerConnections::default()),
+                };
+                accept.run(listener, stopped).await
+            }
+        })
+        .map_err(io_error)?;
+        tracing::info!(address = %bound, workers, "ringrpc server listening");
+        Ok(RunningServer {
+            address: bound,
+            stop: Some(stop),
+            workers,
+            threads,
+        })
+    }
+}
+
+/// One worker's accept loop.
+struct Acceptor<D> {
+    service: Rc<D>,
+    limits: ConnLimits,
+    connections: Arc<AtomicUsize>,
+    max_connections: usize,
+    worker: Rc<WorkerConnections>,
+}
+
+/// The connections of one worker, for draining them at shutdown.
+#[derive(Debug, Default)]
+struct WorkerConnections {
+    live: Cell<usize>,
+    closed: LocalNotify,
+    drain: Broadcast,
+    abort: Broadcast,
+}
+
+impl<D: Dispatch + 'static> Acceptor<D> {
+    async fn run(self, listener: StdListener, stopped: flume::Receiver<Instant>) -> io::Result<()> {
+        match listener {
+            StdListener::Tcp(l) => {
+                let l = monoio::net::TcpListener::from_std(l)?;
+                loop {
+                    monoio::select! {
+                        accepted = l.accept() => match accepted {
+                            Ok((stream, _)) => {
+                                let _ = stream.set_nodelay(true);
+                                self.spawn(stream);
+                            }
+                            Err(e) => self.accept_failed(e).await,
+                        },
+                        deadline = stopped.recv_async() => break self.drain(deadline.ok()).await,
+                    }
+                }
+            }
+            StdListener::Unix(l) => {
+                let l = monoio::net::UnixListener::from_std(l)?;
+                loop {
+                    monoio::select! {
+                        accepted = l.accept() => match accepted {
+                            Ok((stream, _)) => self.spawn(stream),
+                            Err(e) => self.accept_failed(e).await,
+                        },
+                        deadline = stopped.recv_async() => break self.drain(deadline.ok()).await,
+                    }
+                }
+            }
+        }
+    }
+
+    /// Stops every connection reading new calls, then waits until the calls they already
+    /// read are answered and they close, or until `deadline` (none: at once).
+    async fn drain(&self, deadline: Option<Instant>) -> io::Result<()> {
+        self.worker.drain.fire();
+        let deadline = deadline.unwrap_or_else(Instant::now);
+        if !self.wait_for_connections(deadline).await {
+            tracing::warn!(
+                connections = self.worker.live.get(),
+                "shutdown deadline passed: closing connections with calls still running"
+            );
+            self.worker.abort.fire();
+            // Their writers flush what is queued; a peer that does not read is not waited for.
+            self.wait_for_connections(Instant::now() + Duration::from_millis(100))
+                .await;
+        }
+        Ok(())
+    }
+
+    /// Waits until every connection of this worker has closed (true) or `deadline` (false).
+    async fn wait_for_connections(&self, deadline: Instant) -> bool {
+        while self.worker.live.get() > 0 {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return false;
+            }
+            monoio::select! {
+                _ = self.worker.closed.notified() => {}
+                _ = monoio::time::sleep(left) => {}
+            }
+        }
+        true
+    }
+
+    fn spawn<S>(&self, stream: S)
+    where
+        S: AsyncReadRent + AsyncWriteRent + Split + 'static,
+    {
+        if self.connections.fetch_add(1, Ordering::Relaxed) >= self.max_connections {
+            self.connections.fetch_sub(1, Ordering::Relaxed);
+            tracing::warn!(
+                max = self.max_connections,
+                "connection refused: the server is at max_connections"
+            );
+            return;
+        }
+        let (service, limits, connections) =
+            (self.service.clone(), self.limits, self.connections.clone());
+        let worker = self.worker.clone();
+        worker.live.set(worker.live.get() + 1);
+        monoio::spawn(async move {
+            serve_connection(stream, service, limits, &worker.drain, &worker.abort).await;
+            connections.fetch_sub(1, Ordering::Relaxed);
+            worker.live.set(worker.live.get() - 1);
+            worker.closed.notify();
+        });
+    }
+
+    /// Out of file descriptors and the like: say so and back off briefly instead of
+    /// spinning.
+    async fn accept_failed(&self, e: io::Error) {
+        tracing::warn!("accept failed: {e}");
+        monoio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+}
+
+/// A server running on its workers. Dropping it stops accepting and ends the workers.
+#[derive(Debug)]
+pub struct RunningServer {
+    address: Address,
+    stop: Option<flume::Sender<Instant>>,
+    workers: usize,
+    threads: Vec<JoinHandle<io::Result<io::Result<()>>>>,
+}
+
+impl RunningServer {
+    /// The address bound (with the port chosen when `:0` was asked for).
+    pub fn address(&self) -> &Address {
+        &self.address
+    }
+
+    /// Graceful shutdown with a 5 s deadline: see [`shutdown_within`](Self::shutdown_within).
+    pub fn shutdown(self) -> io::Result<()> {
+        self.shutdown_within(Duration::from_secs(5))
+    }
+
+    /// Stops accepting, lets every connection finish the calls it has read (new calls are
+    /// not read; their callers see the connection close), closes the connections, and waits
+    /// for the workers to end. Calls still running after `grace` are abandoned with a
+    /// warning in the log.
+    pub fn shutdown_within(mut self, grace: Duration) -> io::Result<()> {
+        self.stop_workers(Instant::now() + grace)
+    }
+
+    fn stop_workers(&mut self, deadline: Instant) -> io::Result<()> {
+        if let Some(stop) = self.stop.take() {
+            for _ in 0..self.workers {
+                let _ = stop.send(deadline);
+            }
+        }
+        let mut result = Ok(());
+        for t in self.threads.drain(..) {
+            match t.join() {
+                Ok(Ok(Ok(()))) => {}
+                Ok(Ok(Err(e)) | Err(e)) => result = Err(e),
+                Err(_) => result = Err(io::Error::other("a worker thread panicked")),
+            }
+        }
+        if let Address::Unix(path) = &self.address {
+            let _ = std::fs::remove_file(path);
+        }
+        result
+    }
+}
+
+impl Drop for RunningServer {
+    /// Dropped without [`shutdown`](Self::shutdown): stops at once.
+    fn drop(&mut self) {
+        if self.stop.is_some() {
+            let _ = self.stop_workers(Instant::now());
+        }
+    }
+}

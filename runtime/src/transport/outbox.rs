@@ -1,0 +1,71 @@
+//! [`Outbox`]: the bytes a connection has queued for its peer, and [`write_loop`], the task
+//! that sends them. Everything queued while a write is in flight goes out in the next
+//! single write (pipelined replies or calls are coalesced); the two buffers swap, so the
+//! steady state allocates nothing.
+
+use std::cell::{Cell, RefCell};
+
+use bytes::BytesMut;
+use monoio::io::{AsyncWriteRent, AsyncWriteRentExt};
+
+use crate::rt::LocalNotify;
+
+/// Bytes waiting to be written to one connection.
+#[derive(Debug, Default)]
+pub(crate) struct Outbox {
+    queued: RefCell<BytesMut>,
+    wake: LocalNotify,
+    closing: Cell<bool>,
+    failed: Cell<bool>,
+}
+
+impl Outbox {
+    /// Appends with `fill` (which writes whole frames) and wakes the writer.
+    pub(crate) fn push<T>(&self, fill: impl FnOnce(&mut BytesMut) -> T) -> T {
+        let out = fill(&mut self.queued.borrow_mut());
+        self.wake.notify();
+        out
+    }
+
+    /// Asks the writer to flush what is queued and then close the write side.
+    pub(crate) fn close(&self) {
+        self.closing.set(true);
+        self.wake.notify();
+    }
+
+    /// Whether a write failed (the peer is gone).
+    pub(crate) fn failed(&self) -> bool {
+        self.failed.get()
+    }
+}
+
+/// Writes what `outbox` queues until it is closed (and drained) or a write fails, then shuts
+/// the write side down.
+pub(crate) async fn write_loop<W: AsyncWriteRent>(mut writer: W, outbox: &Outbox) {
+    let mut spare = BytesMut::with_capacity(16 * 1024);
+    loop {
+        let chunk = {
+            let mut queued = outbox.queued.borrow_mut();
+            if queued.is_empty() {
+                None
+            } else {
+                spare.clear();
+                Some(std::mem::replace(&mut *queued, std::mem::take(&mut spare)))
+            }
+        };
+        match chunk {
+            Some(chunk) => {
+                let (result, chunk) = writer.write_all(chunk).await;
+                if let Err(e) = result {
+                    tracing::debug!("write failed, closing the connection: {e}");
+                    outbox.failed.set(true);
+                    break;
+                }
+                spare = chunk;
+            }
+            None if outbox.closing.get() => break,
+            None => outbox.wake.notified().await,
+        }
+    }
+    let _ = writer.shutdown().await;
+}
