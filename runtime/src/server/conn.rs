@@ -21,7 +21,7 @@ use ringrpc_codec::{
 use super::dispatch::Dispatch;
 use super::reply::FrameReplySink;
 use crate::call::ReplySink;
-use crate::rt::{Broadcast, CatchUnwind, LocalNotify, panic_message};
+use crate::rt::{Broadcast, CatchUnwind, InlineFirst, LocalNotify, panic_message};
 use crate::transport::{Outbox, read_more, write_loop};
 
 /// Per-connection limits.
@@ -113,6 +113,7 @@ pub(crate) async fn serve_connection<S, D>(
     let mut decoder = FrameDecoder::new(limits.decode);
     let mut buf = BytesMut::with_capacity(READ_CHUNK);
     let mut next_index = 0u64;
+    let mut calls = InlineFirst::default();
     'read: loop {
         loop {
             match decoder.decode(&mut buf) {
@@ -128,7 +129,8 @@ pub(crate) async fn serve_connection<S, D>(
                         shared.parked.borrow_mut().push_back(Slot::Running);
                     }
                     shared.in_flight.set(shared.in_flight.get() + 1);
-                    monoio::spawn(run_call(
+                    // Most handlers answer at once: they then cost no task.
+                    calls.run(run_call(
                         frame,
                         index,
                         service.clone(),
