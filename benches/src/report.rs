@@ -97,6 +97,53 @@ impl Row {
         let _ = write!(out, "\"errors\":{}}}", self.errors);
         out
     }
+
+    /// Reads back a line written by [`json`](Self::json) (peers' own load generators
+    /// print their results this way).
+    pub fn from_json(line: &str) -> Result<Row, String> {
+        let value: serde_json::Value =
+            serde_json::from_str(line).map_err(|e| format!("not a result line: {e}: {line}"))?;
+        let field = |key: &str| {
+            value
+                .get(key)
+                .ok_or_else(|| format!("no `{key}` in the result line {line}"))
+        };
+        let text = |key: &str| -> Result<String, String> {
+            field(key)?
+                .as_str()
+                .map(str::to_string)
+                .ok_or_else(|| format!("`{key}` is not a string in {line}"))
+        };
+        let number = |key: &str| -> Result<f64, String> {
+            field(key)?
+                .as_f64()
+                .ok_or_else(|| format!("`{key}` is not a number in {line}"))
+        };
+        let optional = |key: &str| -> Result<Option<f64>, String> {
+            match field(key)? {
+                serde_json::Value::Null => Ok(None),
+                v => v
+                    .as_f64()
+                    .map(Some)
+                    .ok_or_else(|| format!("`{key}` is not a number in {line}")),
+            }
+        };
+        Ok(Row {
+            server: text("server")?,
+            mode: text("mode")?,
+            setup: text("setup")?,
+            payload: number("payload")? as usize,
+            concurrency: number("concurrency")? as usize,
+            qps: number("qps")?,
+            p50_us: number("p50_us")? as u64,
+            p99_us: number("p99_us")? as u64,
+            p999_us: number("p999_us")? as u64,
+            server_cpu_us_per_req: optional("server_cpu_us_per_req")?,
+            server_rss_kib: optional("server_rss_kib")?.map(|r| r as u64),
+            connections: number("connections")? as usize,
+            errors: number("errors")? as u64,
+        })
+    }
 }
 
 #[cfg(test)]
@@ -123,6 +170,14 @@ mod tests {
         assert_eq!(
             row.json(),
             "{\"server\":\"ringrpc\",\"mode\":\"mux\",\"setup\":\"io_uring/tcp/binary/ttheader\",\"payload\":64,\"concurrency\":64,\"connections\":1,\"qps\":1234.6,\"p50_us\":10,\"p99_us\":20,\"p999_us\":30,\"server_cpu_us_per_req\":1.500,\"server_rss_kib\":null,\"errors\":0}"
+        );
+        let mut rounded = row.clone();
+        rounded.qps = 1234.6;
+        assert_eq!(Row::from_json(&row.json()), Ok(rounded));
+        assert!(
+            Row::from_json("{\"server\":\"x\"}")
+                .unwrap_err()
+                .contains("no `mode`")
         );
         assert!(
             row.markdown().starts_with(

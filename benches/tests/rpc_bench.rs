@@ -78,6 +78,7 @@ fn impossible_combinations_are_refused_with_a_reason() {
 fn compare_interleaves_servers_and_modes_and_prints_medians() {
     let out = rpc_bench(&[
         "compare",
+        "--no-peers",
         "--rounds",
         "1",
         "--duration",

@@ -5,7 +5,7 @@
 //! and peak RSS, as a markdown row and a JSON line.
 
 use std::io::{BufRead, BufReader, Write};
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -16,6 +16,9 @@ use ringrpc_bench::load::{Edge, LoadSpec, Wire, run_load};
 use ringrpc_bench::procstat::{cpu_ns, peak_rss_kib};
 use ringrpc_bench::report::Row;
 use ringrpc_bench::service::bench::{Complex, Echo, bench_service};
+
+mod compare;
+use compare::{CompareArgs, compare};
 
 #[derive(Parser)]
 #[command(
@@ -163,36 +166,6 @@ struct RunArgs {
     /// Which server.
     #[arg(long, value_enum, default_value = "ringrpc")]
     kind: Kind,
-}
-
-#[derive(Args, Clone)]
-struct CompareArgs {
-    #[command(flatten)]
-    common: Common,
-    /// One short round (0.5 s warm-up, 2 s measured per run): under two minutes.
-    #[arg(long)]
-    quick: bool,
-    /// Interleaved rounds (medians are over rounds).
-    #[arg(long, default_value_t = 3)]
-    rounds: usize,
-    /// Seconds measured per run.
-    #[arg(long, default_value_t = 10.0)]
-    duration: f64,
-    /// Seconds of load before measuring, per run.
-    #[arg(long, default_value_t = 2.0)]
-    warmup: f64,
-    /// Calls in flight.
-    #[arg(long, default_value_t = 64)]
-    concurrency: usize,
-    /// Message sizes.
-    #[arg(long, value_delimiter = ',', default_value = "64,1024")]
-    payloads: Vec<usize>,
-    /// Cores to pin the servers to.
-    #[arg(long, value_delimiter = ',', default_value = "0")]
-    server_cores: Vec<usize>,
-    /// Cores to pin the load generator to.
-    #[arg(long, value_delimiter = ',', default_value = "1")]
-    client_cores: Vec<usize>,
 }
 
 /// The benchmark service: echoes what it gets.
@@ -393,43 +366,16 @@ fn run_once(a: &RunArgs) -> BenchResult<Row> {
                 .display()
         ),
     };
-    let runtime = match a.common.runtime {
-        Runtime::Iouring => "iouring",
-        Runtime::Epoll => "epoll",
-    };
-    let kind = match a.kind {
-        Kind::Ringrpc => "ringrpc",
-        Kind::Raw => "raw",
-    };
-    let cores: Vec<String> = a.server_cores.iter().map(ToString::to_string).collect();
-    let mut child = Command::new(std::env::current_exe()?)
-        .args([
-            "server",
-            "--kind",
-            kind,
-            "--runtime",
-            runtime,
-            "--listen",
-            &listen,
-        ])
-        .args(["--server-cores", &cores.join(",")])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()?;
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().ok_or("no server stdout")?).read_line(&mut line)?;
-    let address = line
-        .strip_prefix("listening ")
-        .map(str::trim)
-        .map(str::to_string)
-        .ok_or_else(|| format!("the server did not start: {line:?}"));
+    let (mut child, address) = start_server(Command::new(std::env::current_exe()?).args(
+        ours_server_args(a.kind, a.common.runtime, &listen, &a.server_cores),
+    ))?;
     let transport = if a.transport == Transport::Uds {
         "uds"
     } else {
         "tcp"
     };
-    let row = address.map_err(Into::into).and_then(|address| {
-        let spec = load_spec(&a.common, &a.load, address, a.kind)?;
+    let spec = load_spec(&a.common, &a.load, address, a.kind);
+    let row = spec.and_then(|spec| {
         measure(
             &spec,
             Some(child.id()),
@@ -437,103 +383,65 @@ fn run_once(a: &RunArgs) -> BenchResult<Row> {
             a.kind,
         )
     });
-    drop(child.stdin.take());
-    let status = child.wait()?;
+    stop_server(&mut child)?;
     let row = row?;
-    if !status.success() {
-        return Err(format!("the server exited with {status}").into());
-    }
     Ok(row)
 }
 
-fn median(mut values: Vec<f64>) -> f64 {
-    values.sort_by(f64::total_cmp);
-    match values.len() {
-        0 => f64::NAN,
-        n if n % 2 == 1 => values[n / 2],
-        n => (values[n / 2 - 1] + values[n / 2]) / 2.0,
+/// `rpc-bench server` arguments for one of this binary's own servers.
+fn ours_server_args(kind: Kind, runtime: Runtime, listen: &str, cores: &[usize]) -> Vec<String> {
+    let kind = match kind {
+        Kind::Ringrpc => "ringrpc",
+        Kind::Raw => "raw",
+    };
+    let runtime = match runtime {
+        Runtime::Iouring => "iouring",
+        Runtime::Epoll => "epoll",
+    };
+    let cores: Vec<String> = cores.iter().map(ToString::to_string).collect();
+    [
+        "server",
+        "--kind",
+        kind,
+        "--runtime",
+        runtime,
+        "--listen",
+        listen,
+        "--server-cores",
+        &cores.join(","),
+    ]
+    .map(String::from)
+    .to_vec()
+}
+
+/// Starts a server process that prints `listening ADDRESS` and serves until its standard
+/// input closes; returns it and the address.
+fn start_server(command: &mut Command) -> BenchResult<(Child, String)> {
+    let mut child = command
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("cannot start {command:?}: {e}"))?;
+    let mut line = String::new();
+    let stdout = child.stdout.take().ok_or("no server stdout")?;
+    BufReader::new(stdout).read_line(&mut line)?;
+    match line.strip_prefix("listening ") {
+        Some(address) => Ok((child, address.trim().to_string())),
+        None => {
+            let _ = child.kill();
+            let _ = child.wait();
+            Err(format!("{command:?} did not start: {line:?}").into())
+        }
     }
 }
 
-fn compare(a: CompareArgs) -> BenchResult<()> {
-    let (rounds, warmup, duration) = if a.quick {
-        (1, 0.5, 2.0)
+/// Closes the server's standard input and waits for a clean exit.
+fn stop_server(child: &mut Child) -> BenchResult<()> {
+    drop(child.stdin.take());
+    let status = child.wait()?;
+    if status.success() {
+        Ok(())
     } else {
-        (a.rounds.max(1), a.warmup, a.duration)
-    };
-    let modes = [("pingpong", a.concurrency), ("mux", 1)];
-    let kinds = [Kind::Ringrpc, Kind::Raw];
-    let mut rows: Vec<Row> = Vec::new();
-    for round in 0..rounds {
-        for &(_, conns) in &modes {
-            for &payload in &a.payloads {
-                for &kind in &kinds {
-                    let run = RunArgs {
-                        common: a.common.clone(),
-                        load: LoadArgs {
-                            protocol: Protocol::Binary,
-                            framing: FramingArg::Framed,
-                            payload,
-                            concurrency: a.concurrency,
-                            conns,
-                            duration,
-                            warmup,
-                            client_cores: a.client_cores.clone(),
-                        },
-                        transport: Transport::Tcp,
-                        server_cores: a.server_cores.clone(),
-                        kind,
-                    };
-                    let row = run_once(&run)?;
-                    eprintln!("round {}: {}", round + 1, row.markdown());
-                    println!("{}", row.json());
-                    rows.push(row);
-                }
-            }
-        }
+        Err(format!("the server exited with {status}").into())
     }
-    println!();
-    println!(
-        "Medians of {rounds} interleaved round(s); servers pinned to cores {:?}, load to {:?}; \
-         framed binary; {} calls in flight.",
-        a.server_cores, a.client_cores, a.concurrency
-    );
-    println!();
-    println!(
-        "| server | mode | payload | QPS | p50 µs | p99 µs | p999 µs | server CPU µs/req | × raw floor | server RSS KiB |"
-    );
-    println!("|---|---|---|---|---|---|---|---|---|---|");
-    for &(mode, _) in &modes {
-        for &payload in &a.payloads {
-            let pick = |kind: Kind| -> Vec<&Row> {
-                rows.iter()
-                    .filter(|r| r.server == kind.name() && r.mode == mode && r.payload == payload)
-                    .collect()
-            };
-            let cpu = |rows: &[&Row]| {
-                median(
-                    rows.iter()
-                        .filter_map(|r| r.server_cpu_us_per_req)
-                        .collect(),
-                )
-            };
-            let floor = cpu(&pick(Kind::Raw));
-            for &kind in &kinds {
-                let runs = pick(kind);
-                let m = |f: &dyn Fn(&Row) -> f64| median(runs.iter().map(|r| f(r)).collect());
-                println!(
-                    "| {} | {mode} | {payload} | {:.0} | {:.0} | {:.0} | {:.0} | {:.2} | {:.2} | {:.0} |",
-                    kind.name(),
-                    m(&|r| r.qps),
-                    m(&|r| r.p50_us as f64),
-                    m(&|r| r.p99_us as f64),
-                    m(&|r| r.p999_us as f64),
-                    cpu(&runs),
-                    cpu(&runs) / floor,
-                    m(&|r| r.server_rss_kib.unwrap_or(0) as f64),
-                );
-            }
-        }
-    }
-    Ok(())
 }
