@@ -30,12 +30,21 @@ fn thread_is_gone(e: &io::Error) -> bool {
 
 /// Peak resident set size of process `pid`, in KiB.
 pub fn peak_rss_kib(pid: u32) -> io::Result<u64> {
+    status_kib(pid, "VmHWM")
+}
+
+/// Resident set size of process `pid` now, in KiB.
+pub fn rss_kib(pid: u32) -> io::Result<u64> {
+    status_kib(pid, "VmRSS")
+}
+
+fn status_kib(pid: u32, key: &str) -> io::Result<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
     status
         .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .find_map(|l| l.strip_prefix(key)?.strip_prefix(':'))
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .ok_or_else(|| io::Error::other("no VmHWM in /proc/PID/status"))
+        .ok_or_else(|| io::Error::other(format!("no {key} in /proc/{pid}/status")))
 }
 
 #[cfg(test)]
@@ -53,5 +62,7 @@ mod tests {
         std::hint::black_box(x);
         assert!(cpu_ns(pid).unwrap() > before);
         assert!(peak_rss_kib(pid).unwrap() > 100);
+        let rss = rss_kib(pid).unwrap();
+        assert!(rss > 100 && rss <= peak_rss_kib(pid).unwrap());
     }
 }

@@ -116,3 +116,23 @@ fn compare_interleaves_servers_and_modes_and_prints_medians() {
     }
     assert!(stdout.contains("× raw"), "a medians table: {stdout}");
 }
+
+#[test]
+fn idle_reports_the_servers_memory_per_connection() {
+    let out = rpc_bench(&["idle", "--conns", "300", "--calls", "1"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let json = stdout.lines().last().unwrap();
+    assert_eq!(json_field(json, "connections"), "300", "{json}");
+    let before: u64 = json_field(json, "server_rss_before_kib").parse().unwrap();
+    let after: u64 = json_field(json, "server_rss_after_kib").parse().unwrap();
+    assert!(before > 0 && after >= before, "{json}");
+    let per_connection: f64 = json_field(json, "kib_per_connection").parse().unwrap();
+    // A sanity bound (64 KiB read buffers per connection would break it); the target
+    // figure itself comes from `rpc-bench idle --conns 10000`.
+    assert!(per_connection < 64.0, "{json}");
+}

@@ -9,7 +9,6 @@ use std::future::poll_fn;
 use std::rc::Rc;
 use std::task::{Poll, Waker};
 
-use bytes::BytesMut;
 use monoio::io::{AsyncReadRent, AsyncWriteRent, Split, Splitable};
 use ringrpc_codec::frame::{Dialect, Frame, FrameDecoder, Framing, HeaderInfo, encode_frame};
 use ringrpc_codec::{
@@ -19,13 +18,10 @@ use ringrpc_codec::{
 use slab::Slab;
 
 use crate::call::CallError;
-use crate::transport::{Outbox, read_more, write_loop};
+use crate::transport::{Outbox, ReadBuffer, write_loop};
 
 /// Calls in flight on one connection at most (the slot part of a sequence id).
 pub(crate) const MAX_IN_FLIGHT: usize = 1 << 16;
-
-/// How much the read buffer grows by when it runs low.
-const READ_CHUNK: usize = 64 * 1024;
 
 #[derive(Debug)]
 struct Waiting {
@@ -209,10 +205,10 @@ impl Connection {
 
     async fn read_loop<R: AsyncReadRent>(&self, mut reader: R) {
         let mut decoder = FrameDecoder::with_dialect(self.dialect, self.limits);
-        let mut buf = BytesMut::with_capacity(READ_CHUNK);
+        let mut reading = ReadBuffer::default();
         loop {
             loop {
-                match decoder.decode(&mut buf) {
+                match decoder.decode(&mut reading.buf) {
                     Ok(Some(frame)) => self.complete(frame),
                     Ok(None) => break,
                     Err(e) => return self.fail(&format!("the server sent a bad frame: {e}")),
@@ -221,12 +217,7 @@ impl Connection {
             if self.is_broken() {
                 return;
             }
-            if buf.capacity() - buf.len() < READ_CHUNK / 4 {
-                buf.reserve(READ_CHUNK);
-            }
-            let (read, returned) = read_more(&mut reader, buf).await;
-            buf = returned;
-            match read {
+            match reading.read_from(&mut reader).await {
                 Ok(0) => return self.fail("the server closed the connection"),
                 Ok(_) => {}
                 Err(e) => return self.fail(&format!("read failed: {e}")),

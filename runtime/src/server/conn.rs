@@ -22,7 +22,7 @@ use super::dispatch::Dispatch;
 use super::reply::FrameReplySink;
 use crate::call::ReplySink;
 use crate::rt::{Broadcast, CatchUnwind, InlineFirst, LocalNotify, panic_message};
-use crate::transport::{Outbox, read_more, write_loop};
+use crate::transport::{Outbox, ReadBuffer, write_loop};
 
 /// Per-connection limits.
 #[derive(Debug, Clone, Copy)]
@@ -32,9 +32,6 @@ pub(crate) struct ConnLimits {
     /// Calls running at once on one connection; reading pauses at the limit.
     pub(crate) max_in_flight: usize,
 }
-
-/// How much the read buffer grows by when it runs low.
-const READ_CHUNK: usize = 64 * 1024;
 
 /// A call's place in the reply order.
 #[derive(Debug)]
@@ -111,12 +108,12 @@ pub(crate) async fn serve_connection<S, D>(
         monoio::spawn(async move { write_loop(writer, &shared.outbox).await })
     };
     let mut decoder = FrameDecoder::new(limits.decode);
-    let mut buf = BytesMut::with_capacity(READ_CHUNK);
+    let mut reading = ReadBuffer::default();
     let mut next_index = 0u64;
     let mut calls = InlineFirst::default();
     'read: loop {
         loop {
-            match decoder.decode(&mut buf) {
+            match decoder.decode(&mut reading.buf) {
                 Ok(Some(frame)) => {
                     if next_index == 0 {
                         shared
@@ -151,19 +148,15 @@ pub(crate) async fn serve_connection<S, D>(
         if shared.outbox.failed() || drain.fired() {
             break;
         }
-        if buf.capacity() - buf.len() < READ_CHUNK / 4 {
-            buf.reserve(READ_CHUNK);
-        }
         // Bytes a cancelled read may have taken are calls that never started: the
         // connection closes and their callers see it.
         let read = monoio::select! {
-            read = read_more(&mut reader, buf) => Some(read),
+            read = reading.read_from(&mut reader) => Some(read),
             _ = drain.wait() => None,
         };
-        let Some((read, returned)) = read else {
+        let Some(read) = read else {
             break;
         };
-        buf = returned;
         match read {
             Ok(0) => break,
             Ok(_) => {}

@@ -15,7 +15,7 @@ mod outbox;
 mod read;
 
 pub(crate) use outbox::{Outbox, write_loop};
-pub(crate) use read::read_more;
+pub(crate) use read::ReadBuffer;
 
 /// Where a server listens or a client connects.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]

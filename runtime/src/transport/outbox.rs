@@ -42,7 +42,8 @@ impl Outbox {
 /// Writes what `outbox` queues until it is closed (and drained) or a write fails, then shuts
 /// the write side down.
 pub(crate) async fn write_loop<W: AsyncWriteRent>(mut writer: W, outbox: &Outbox) {
-    let mut spare = BytesMut::with_capacity(16 * 1024);
+    // Allocated on first use: a connection that never writes costs nothing here.
+    let mut spare = BytesMut::new();
     loop {
         let chunk = {
             let mut queued = outbox.queued.borrow_mut();

@@ -18,7 +18,9 @@ use ringrpc_bench::report::Row;
 use ringrpc_bench::service::bench::{Complex, Echo, bench_service};
 
 mod compare;
+mod idle;
 use compare::{CompareArgs, compare};
+use idle::{IdleArgs, idle};
 
 #[derive(Parser)]
 #[command(
@@ -40,6 +42,8 @@ enum Cmd {
     Run(RunArgs),
     /// Run every server in every mode, interleaved, and print medians and ratios.
     Compare(CompareArgs),
+    /// Open many idle connections to a server and report its memory per connection.
+    Idle(IdleArgs),
 }
 
 /// Which server to run.
@@ -195,6 +199,7 @@ fn main() {
         Cmd::Client(a) => client(a),
         Cmd::Run(a) => run(a),
         Cmd::Compare(a) => compare(a),
+        Cmd::Idle(a) => idle(a),
     };
     if let Err(e) = result {
         eprintln!("rpc-bench: {e}");
