@@ -12,7 +12,7 @@ pub mod server;
 pub mod transport;
 
 pub use call::{CallError, Channel, MethodInfo, PolicyConst, ReplySink};
-pub use client::Client;
+pub use client::{Client, PoolMode};
 pub use ringrpc_codec as codec;
 /// Generates Rust from a Thrift file in place (path relative to the crate's `Cargo.toml`;
 /// optional `include = ["dir", …]`). An IDL error is a compile error quoting the IDL

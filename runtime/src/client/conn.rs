@@ -17,6 +17,7 @@ use ringrpc_codec::{
 };
 use slab::Slab;
 
+use super::stats::{ConnectionStats, Counters};
 use crate::call::CallError;
 use crate::transport::{Outbox, ReadBuffer, write_loop};
 
@@ -42,6 +43,8 @@ struct State {
 /// A connection's shared state (its reader and writer tasks hold it too).
 #[derive(Debug)]
 pub(crate) struct Connection {
+    peer: String,
+    pub(crate) counters: Counters,
     dialect: Dialect,
     limits: DecodeLimits,
     state: RefCell<State>,
@@ -50,11 +53,18 @@ pub(crate) struct Connection {
 
 impl Connection {
     /// Starts the reader and writer tasks of `stream` on the current worker.
-    pub(crate) fn start<S>(stream: S, dialect: Dialect, limits: DecodeLimits) -> Rc<Connection>
+    pub(crate) fn start<S>(
+        stream: S,
+        peer: String,
+        dialect: Dialect,
+        limits: DecodeLimits,
+    ) -> Rc<Connection>
     where
         S: AsyncReadRent + AsyncWriteRent + Split + 'static,
     {
         let conn = Rc::new(Connection {
+            peer,
+            counters: Counters::new(),
             dialect,
             limits,
             state: RefCell::default(),
@@ -67,8 +77,23 @@ impl Connection {
             c.fail("the connection's write side closed");
         });
         let c = conn.clone();
-        monoio::spawn(async move { c.read_loop(reader).await });
+        monoio::spawn(async move {
+            // If the runtime drops this task (it is shutting down), the connection is dead.
+            let _dead_on_drop = FailOnDrop(&c);
+            c.read_loop(reader).await
+        });
         conn
+    }
+
+    /// Closes the connection (calls in flight fail).
+    pub(crate) fn close(&self, why: &str) {
+        self.fail(why);
+    }
+
+    /// The connection's figures now.
+    pub(crate) fn stats(&self, now: std::time::Instant) -> ConnectionStats {
+        self.counters
+            .snapshot(&self.peer, self.in_flight(), self.outbox.written(), now)
     }
 
     /// Whether the connection has failed.
@@ -219,7 +244,10 @@ impl Connection {
             }
             match reading.read_from(&mut reader).await {
                 Ok(0) => return self.fail("the server closed the connection"),
-                Ok(_) => {}
+                Ok(n) => {
+                    let received = &self.counters.bytes_received;
+                    received.set(received.get() + n as u64);
+                }
                 Err(e) => return self.fail(&format!("read failed: {e}")),
             }
         }
@@ -256,6 +284,19 @@ fn message_seq_id<P: Protocol>(frame: &Frame, limits: DecodeLimits) -> Result<i3
         .read_message_begin()
         .map(|m| m.seq_id)
         .map_err(drop)
+}
+
+/// Marks a connection broken when its reader task ends for any reason.
+struct FailOnDrop<'a>(&'a Connection);
+
+impl Drop for FailOnDrop<'_> {
+    fn drop(&mut self) {
+        // Only marks it: waking tasks of a runtime that is being torn down is not safe.
+        let mut state = self.0.state.borrow_mut();
+        if state.broken.is_none() {
+            state.broken = Some("the connection's reader stopped".into());
+        }
+    }
 }
 
 /// Removes a call's slot if its caller stops waiting (timeout, or the future is dropped).

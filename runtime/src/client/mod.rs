@@ -1,14 +1,20 @@
-//! The client: `Client::builder("tcp://127.0.0.1:9090").connect().await?` opens a
-//! multiplexed connection on the current worker and implements
-//! [`Channel`](crate::Channel), so a generated `Client::new(channel)` calls through it.
-//! Clients live on one core (`!Send`); make one per worker. Each call waits at most its
-//! method's `@control_plane` `timeout_ms`, else the builder's timeout.
+//! The client: `Client::builder("tcp://127.0.0.1:9090").build()` gives a [`Client`] that
+//! implements [`Channel`](crate::Channel), so a generated `Client::new(channel)` calls
+//! through it. A `Client` is `Send + Sync + Clone`: hand clones to every worker. Calls run
+//! on the caller's core, over that core's own connections to the endpoint (ConnShard, see
+//! [`pool`]): multiplexed by sequence id by default, or one call per connection for peers
+//! that cannot pipeline ([`PoolMode::PingPong`]). Each call waits at most its method's
+//! `@control_plane` `timeout_ms`, else the builder's timeout, connecting included.
 
+mod backoff;
 mod conn;
+mod pool;
+mod stats;
 
 use std::io;
-use std::rc::Rc;
-use std::time::Duration;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 use ringrpc_codec::frame::{Dialect, Frame, Framing};
 use ringrpc_codec::{
@@ -18,7 +24,59 @@ use ringrpc_codec::{
 
 use crate::call::{CallError, Channel, MethodInfo, OnewayResult, PolicyConst};
 use crate::transport::{Address, AddressError};
-use conn::Connection;
+pub use stats::{ClientStats, ConnectionStats};
+
+/// How a core's connections to one endpoint carry calls.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PoolMode {
+    /// Many calls per connection, matched by sequence id (out of order over TTHeader, in
+    /// order for plain framed peers). A second connection (up to `max_connections`) opens
+    /// only while every open one has `grow_at_in_flight` calls in flight.
+    Multiplexed {
+        /// Connections per endpoint per core at most.
+        max_connections: usize,
+        /// Calls in flight on every connection before another one opens.
+        grow_at_in_flight: usize,
+    },
+    /// One call per connection at a time, for peers that cannot pipeline; calls wait for
+    /// a free connection once `max_connections` are busy.
+    PingPong {
+        /// Connections per endpoint per core at most.
+        max_connections: usize,
+    },
+}
+
+impl Default for PoolMode {
+    fn default() -> Self {
+        PoolMode::Multiplexed {
+            max_connections: 2,
+            grow_at_in_flight: 128,
+        }
+    }
+}
+
+/// Connection management settings.
+#[derive(Debug, Clone)]
+struct PoolConfig {
+    mode: PoolMode,
+    idle_timeout: Option<Duration>,
+    keepalive: Option<Duration>,
+    backoff_base: Duration,
+    backoff_max: Duration,
+}
+
+/// Everything a client's calls need, shared by its clones on every core.
+#[derive(Debug)]
+struct ClientConfig {
+    /// Names this client's pools in each core's shard.
+    id: u64,
+    address: Address,
+    dialect: Dialect,
+    timeout: Duration,
+    connect_timeout: Duration,
+    limits: DecodeLimits,
+    pool: PoolConfig,
+}
 
 /// Builds a [`Client`].
 #[derive(Debug, Clone)]
@@ -28,13 +86,14 @@ pub struct ClientBuilder {
     timeout: Duration,
     connect_timeout: Duration,
     limits: DecodeLimits,
+    pool: PoolConfig,
 }
 
-/// A connection to one server, shared by clones on the same core.
+/// A client of one endpoint. Clones share its settings; each core keeps its own
+/// connections to the endpoint.
 #[derive(Debug, Clone)]
 pub struct Client {
-    conn: Rc<Connection>,
-    timeout: Duration,
+    config: Arc<ClientConfig>,
 }
 
 impl Client {
@@ -47,12 +106,32 @@ impl Client {
             timeout: Duration::from_secs(1),
             connect_timeout: Duration::from_secs(1),
             limits: DecodeLimits::default(),
+            pool: PoolConfig {
+                mode: PoolMode::default(),
+                idle_timeout: Some(Duration::from_secs(300)),
+                keepalive: Some(Duration::from_secs(30)),
+                backoff_base: Duration::from_millis(20),
+                backoff_max: Duration::from_secs(5),
+            },
         }
     }
 
-    /// Calls waiting for their replies.
+    /// Calls waiting for their replies on the current core.
     pub fn in_flight(&self) -> usize {
-        self.conn.in_flight()
+        pool::existing_pool(&self.config).map_or(0, |p| p.in_flight())
+    }
+
+    /// This client's connections on the current core, and its connection attempts here.
+    pub fn stats(&self) -> ClientStats {
+        pool::existing_pool(&self.config).map_or(
+            ClientStats {
+                connections: Vec::new(),
+                connects: 0,
+                connect_failures: 0,
+                evicted: 0,
+            },
+            |p| p.stats(),
+        )
     }
 }
 
@@ -81,40 +160,58 @@ impl ClientBuilder {
         self
     }
 
-    /// Connects on the current worker.
-    pub async fn connect(self) -> io::Result<Client> {
-        let address = self
-            .address
-            .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
-        let connect = async {
-            Ok::<_, io::Error>(match &address {
-                Address::Tcp(addr) => {
-                    let stream = monoio::net::TcpStream::connect_addr(*addr).await?;
-                    stream.set_nodelay(true)?;
-                    Connection::start(stream, self.dialect, self.limits)
-                }
-                Address::Unix(path) => {
-                    let stream = monoio::net::UnixStream::connect(path).await?;
-                    Connection::start(stream, self.dialect, self.limits)
-                }
-            })
-        };
-        let conn = monoio::time::timeout(self.connect_timeout, connect)
-            .await
-            .map_err(|_| {
-                io::Error::new(
-                    io::ErrorKind::TimedOut,
-                    format!(
-                        "connecting to {address} took over {:?}",
-                        self.connect_timeout
-                    ),
-                )
-            })?
-            .map_err(|e| io::Error::new(e.kind(), format!("cannot connect to {address}: {e}")))?;
+    /// How each core's connections carry calls (default: multiplexed, 1–2 connections).
+    pub fn pool_mode(mut self, mode: PoolMode) -> Self {
+        self.pool.mode = mode;
+        self
+    }
+
+    /// Close connections without calls for this long (default 5 minutes; `None`: never).
+    pub fn idle_timeout(mut self, idle: Option<Duration>) -> Self {
+        self.pool.idle_timeout = idle;
+        self
+    }
+
+    /// TCP keepalive probes after this long without traffic (default 30 s; `None`: off).
+    pub fn keepalive(mut self, idle: Option<Duration>) -> Self {
+        self.pool.keepalive = idle;
+        self
+    }
+
+    /// Reconnect delays after failed attempts: exponential from `base` up to `max`, with
+    /// jitter (default 20 ms to 5 s).
+    pub fn reconnect_backoff(mut self, base: Duration, max: Duration) -> Self {
+        self.pool.backoff_base = base;
+        self.pool.backoff_max = max;
+        self
+    }
+
+    /// The client; connections open on each core at its first call there.
+    pub fn build(self) -> Result<Client, AddressError> {
+        static NEXT_ID: AtomicU64 = AtomicU64::new(1);
         Ok(Client {
-            conn,
-            timeout: self.timeout,
+            config: Arc::new(ClientConfig {
+                id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
+                address: self.address?,
+                dialect: self.dialect,
+                timeout: self.timeout,
+                connect_timeout: self.connect_timeout,
+                limits: self.limits,
+                pool: self.pool,
+            }),
         })
+    }
+
+    /// The client, with its first connection on the current core already open: a wrong
+    /// address or a server that is down shows here rather than at the first call.
+    pub async fn connect(self) -> io::Result<Client> {
+        let client = self
+            .build()
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
+        let pool = pool::pool_for(&client.config);
+        let conn = pool::connect(&client.config).await?;
+        pool.adopt(conn);
+        Ok(client)
     }
 }
 
@@ -124,18 +221,36 @@ impl Channel for Client {
         A: Encode,
         R: Decode + OnewayResult,
     {
-        let Some((slot, seq_id)) = self.conn.send(method.name, method.oneway, args)? else {
+        let config = &self.config;
+        let timeout = match method.policy("timeout_ms") {
+            Some(PolicyConst::Int(ms)) => Duration::from_millis(ms),
+            _ => config.timeout,
+        };
+        let pool = pool::pool_for(config);
+        let started = Instant::now();
+        let deadline = started + timeout;
+        let conn = monoio::time::timeout(timeout, pool.checkout(config))
+            .await
+            .map_err(|_| CallError::Timeout(timeout))??;
+        let sent = conn.send(method.name, method.oneway, args);
+        let sent_at = Instant::now();
+        if let Ok(Some(_)) = &sent {
+            conn.counters.sent(conn.in_flight(), sent_at);
+        }
+        let Some((slot, seq_id)) = sent? else {
             return R::oneway().ok_or_else(|| {
                 CallError::Transport("a oneway call has no result to decode".into())
             });
         };
-        let timeout = match method.policy("timeout_ms") {
-            Some(PolicyConst::Int(ms)) => Duration::from_millis(ms),
-            _ => self.timeout,
-        };
-        let frame = monoio::time::timeout(timeout, self.conn.reply(slot, seq_id))
+        let left = deadline.saturating_duration_since(sent_at);
+        let reply = monoio::time::timeout(left, conn.reply(slot, seq_id))
             .await
-            .map_err(|_| CallError::Timeout(timeout))??;
+            .map_err(|_| CallError::Timeout(timeout))
+            .and_then(|reply| reply);
+        let done = Instant::now();
+        conn.counters.finished(done - sent_at, reply.is_ok(), done);
+        pool.released();
+        let frame = reply?;
         match frame.dialect.protocol {
             ProtocolId::Binary => decode_reply::<Binary, R>(&frame),
             ProtocolId::Compact => decode_reply::<Compact, R>(&frame),

@@ -1,28 +1,22 @@
 //! [`Broadcast`]: a one-time signal on one core that wakes every task waiting for it (a
-//! worker telling its connections to drain). Waiting registers the task's waker in a slab,
-//! so a wait per read costs no allocation in the steady state.
+//! worker telling its connections to drain), built on [`Signal`].
 
-use std::cell::{Cell, RefCell};
-use std::future::Future;
-use std::pin::Pin;
-use std::task::{Context, Poll, Waker};
+use std::cell::Cell;
 
-use slab::Slab;
+use super::signal::Signal;
 
 /// Fired once; every waiter, present and future, sees it.
 #[derive(Debug, Default)]
 pub(crate) struct Broadcast {
     fired: Cell<bool>,
-    waiters: RefCell<Slab<Waker>>,
+    signal: Signal,
 }
 
 impl Broadcast {
     /// Fires the signal and wakes every waiter.
     pub(crate) fn fire(&self) {
         self.fired.set(true);
-        for waker in self.waiters.borrow_mut().drain() {
-            waker.wake();
-        }
+        self.signal.notify_all();
     }
 
     /// Whether it has fired.
@@ -31,71 +25,32 @@ impl Broadcast {
     }
 
     /// Completes once the signal has fired.
-    pub(crate) fn wait(&self) -> Wait<'_> {
-        Wait {
-            signal: self,
-            key: None,
-        }
-    }
-}
-
-/// The future of [`Broadcast::wait`].
-#[derive(Debug)]
-pub(crate) struct Wait<'a> {
-    signal: &'a Broadcast,
-    key: Option<usize>,
-}
-
-impl Future for Wait<'_> {
-    type Output = ();
-
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        if self.signal.fired.get() {
-            self.key = None;
-            return Poll::Ready(());
-        }
-        let mut waiters = self.signal.waiters.borrow_mut();
-        match self.key.and_then(|k| waiters.get_mut(k)) {
-            Some(waker) if waker.will_wake(cx.waker()) => {}
-            Some(waker) => *waker = cx.waker().clone(),
-            None => {
-                let key = waiters.insert(cx.waker().clone());
-                drop(waiters);
-                self.key = Some(key);
-            }
-        }
-        Poll::Pending
-    }
-}
-
-impl Drop for Wait<'_> {
-    fn drop(&mut self) {
-        if let Some(key) = self.key {
-            self.signal.waiters.borrow_mut().try_remove(key);
+    pub(crate) async fn wait(&self) {
+        if !self.fired.get() {
+            self.signal.notified().await;
         }
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use std::future::Future;
     use std::pin::pin;
+    use std::task::{Context, Waker};
 
     use super::*;
 
     #[test]
-    fn firing_wakes_every_waiter_and_dropped_waits_unregister() {
+    fn firing_wakes_every_waiter_present_and_future() {
         let signal = Broadcast::default();
         let mut cx = Context::from_waker(Waker::noop());
         let mut a = pin!(signal.wait());
+        let mut b = pin!(signal.wait());
         assert!(a.as_mut().poll(&mut cx).is_pending());
-        {
-            let mut b = pin!(signal.wait());
-            assert!(b.as_mut().poll(&mut cx).is_pending());
-            assert_eq!(signal.waiters.borrow().len(), 2);
-        }
-        assert_eq!(signal.waiters.borrow().len(), 1);
+        assert!(b.as_mut().poll(&mut cx).is_pending());
         signal.fire();
         assert!(a.as_mut().poll(&mut cx).is_ready());
+        assert!(b.as_mut().poll(&mut cx).is_ready());
         assert!(pin!(signal.wait()).poll(&mut cx).is_ready());
         assert!(signal.fired());
     }

@@ -7,6 +7,7 @@ mod broadcast;
 mod catch_unwind;
 mod inline;
 mod notify;
+mod signal;
 
 use std::future::Future;
 use std::io;
@@ -24,6 +25,7 @@ pub(crate) use broadcast::Broadcast;
 pub(crate) use catch_unwind::{CatchUnwind, panic_message};
 pub(crate) use inline::InlineFirst;
 pub(crate) use notify::LocalNotify;
+pub(crate) use signal::Signal;
 
 /// The environment variable that picks the I/O driver: `iouring`, `epoll` or `auto`.
 pub const DRIVER_ENV: &str = "RINGRPC_DRIVER";
@@ -167,6 +169,15 @@ fn log_driver_once(driver: Driver) {
     LOGGED.call_once(|| tracing::info!(driver = driver.resolve().name(), "ringrpc I/O driver"));
 }
 
+thread_local! {
+    static PINNED_CORE: std::cell::Cell<Option<usize>> = const { std::cell::Cell::new(None) };
+}
+
+/// The core the current thread is pinned to, if it is a worker that was pinned.
+pub fn current_core() -> Option<usize> {
+    PINNED_CORE.get()
+}
+
 /// Starts one thread per worker, pins it, and runs `make(worker)` on its own runtime.
 /// The threads' results come back through the handles.
 pub fn spawn_workers<F, Fut>(
@@ -188,8 +199,9 @@ where
                 .name(format!("ringrpc-worker-{worker}"))
                 .spawn(move || {
                     if let Some(core) = core {
-                        if let Err(e) = monoio::utils::bind_to_cpu_set([core]) {
-                            tracing::warn!(worker, core, "cannot pin the worker: {e:?}");
+                        match monoio::utils::bind_to_cpu_set([core]) {
+                            Ok(()) => PINNED_CORE.set(Some(core)),
+                            Err(e) => tracing::warn!(worker, core, "cannot pin the worker: {e:?}"),
                         }
                     }
                     block_on(driver, make(worker))

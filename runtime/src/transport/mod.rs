@@ -8,6 +8,7 @@ use std::io;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
 use std::str::FromStr;
+use std::time::Duration;
 
 use socket2::{Domain, Socket, Type};
 
@@ -159,9 +160,38 @@ fn remove_stale_socket(path: &std::path::Path) -> io::Result<()> {
     }
 }
 
+/// Turns on TCP keepalive probes for a connected socket: the first after `idle` without
+/// traffic, then every `idle / 3` (at least 1 s), three unanswered ones closing it. This is
+/// the clients' heartbeat: a peer that vanished without a FIN is noticed.
+pub(crate) fn set_keepalive(stream: &impl std::os::fd::AsRawFd, idle: Duration) -> io::Result<()> {
+    // SAFETY: the descriptor belongs to `stream`, which is borrowed for this whole call, so
+    // it stays open while the `BorrowedFd` exists.
+    let fd = unsafe { std::os::fd::BorrowedFd::borrow_raw(stream.as_raw_fd()) };
+    let probes = socket2::TcpKeepalive::new()
+        .with_time(idle)
+        .with_interval((idle / 3).max(Duration::from_secs(1)))
+        .with_retries(3);
+    socket2::SockRef::from(&fd).set_tcp_keepalive(&probes)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn keepalive_probes_are_set_on_the_socket() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let stream = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        set_keepalive(&stream, Duration::from_secs(30)).unwrap();
+        let socket = socket2::SockRef::from(&stream);
+        assert!(socket.keepalive().unwrap());
+        assert_eq!(socket.keepalive_time().unwrap(), Duration::from_secs(30));
+        assert_eq!(
+            socket.keepalive_interval().unwrap(),
+            Duration::from_secs(10)
+        );
+        assert_eq!(socket.keepalive_retries().unwrap(), 3);
+    }
 
     #[test]
     fn addresses_parse_by_scheme() {

@@ -17,6 +17,7 @@ pub(crate) struct Outbox {
     wake: LocalNotify,
     closing: Cell<bool>,
     failed: Cell<bool>,
+    written: Cell<u64>,
 }
 
 impl Outbox {
@@ -31,6 +32,11 @@ impl Outbox {
     pub(crate) fn close(&self) {
         self.closing.set(true);
         self.wake.notify();
+    }
+
+    /// Bytes written to the peer so far.
+    pub(crate) fn written(&self) -> u64 {
+        self.written.get()
     }
 
     /// Whether a write failed (the peer is gone).
@@ -62,6 +68,9 @@ pub(crate) async fn write_loop<W: AsyncWriteRent>(mut writer: W, outbox: &Outbox
                     outbox.failed.set(true);
                     break;
                 }
+                outbox
+                    .written
+                    .set(outbox.written.get() + chunk.len() as u64);
                 spare = chunk;
             }
             None if outbox.closing.get() => break,

@@ -1,0 +1,303 @@
+//! ConnShard: each core keeps, per client endpoint, a small pool of connections of its own
+//! ([`EndpointPool`]), so a call never crosses cores or takes a lock. Multiplexed pools
+//! keep one connection and open a second only when every open one is deep in calls;
+//! ping-pong pools (for peers that cannot pipeline) carry one call per connection and grow
+//! up to their limit. One connection attempt at a time per pool, with exponential backoff
+//! and jitter after failures, so a slow or dead peer never causes a connection storm.
+//! Connections idle past the idle timeout are closed by the pool's sweeper.
+
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
+use std::io;
+use std::rc::Rc;
+use std::sync::{Arc, Weak};
+use std::time::{Duration, Instant};
+
+use super::backoff::Backoff;
+use super::conn::Connection;
+use super::stats::ClientStats;
+use super::{ClientConfig, PoolMode};
+use crate::call::CallError;
+use crate::rt::Signal;
+use crate::transport::Address;
+
+thread_local! {
+    /// This core's pools, by client id.
+    static SHARD: RefCell<HashMap<u64, Rc<EndpointPool>>> = RefCell::new(HashMap::new());
+}
+
+/// The current core's pool for `config`, created on first use.
+pub(crate) fn pool_for(config: &Arc<ClientConfig>) -> Rc<EndpointPool> {
+    SHARD.with(|shard| {
+        let mut shard = shard.borrow_mut();
+        if let Some(pool) = shard.get(&config.id).filter(|p| p.alive.get()) {
+            return pool.clone();
+        }
+        let pool = Rc::new(EndpointPool::new(config));
+        monoio::spawn(sweep(Rc::downgrade(&pool), Arc::downgrade(config)));
+        shard.insert(config.id, pool.clone());
+        pool
+    })
+}
+
+/// The current core's pool for `config`, if it has one.
+pub(crate) fn existing_pool(config: &ClientConfig) -> Option<Rc<EndpointPool>> {
+    SHARD.with(|shard| shard.borrow().get(&config.id).cloned())
+}
+
+/// One endpoint's connections on one core.
+#[derive(Debug)]
+pub(crate) struct EndpointPool {
+    conns: RefCell<Vec<Rc<Connection>>>,
+    connecting: Cell<bool>,
+    /// Notified when an attempt ends or a ping-pong connection frees up.
+    changed: Signal,
+    backoff: RefCell<Backoff>,
+    retry_at: Cell<Option<Instant>>,
+    last_error: RefCell<Option<String>>,
+    connects: Cell<u64>,
+    connect_failures: Cell<u64>,
+    evicted: Cell<u64>,
+    /// False once the sweeper is gone (the runtime stopped): the pool must be replaced.
+    alive: Cell<bool>,
+}
+
+impl EndpointPool {
+    fn new(config: &ClientConfig) -> Self {
+        let seed = config.id.wrapping_mul(0x9e37_79b9_7f4a_7c15)
+            ^ u64::from(std::process::id())
+            ^ std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_nanos() as u64)
+            ^ (crate::rt::current_core().unwrap_or(0) as u64) << 32;
+        Self {
+            conns: RefCell::new(Vec::new()),
+            connecting: Cell::new(false),
+            changed: Signal::default(),
+            backoff: RefCell::new(Backoff::new(
+                config.pool.backoff_base,
+                config.pool.backoff_max,
+                seed,
+            )),
+            retry_at: Cell::new(None),
+            last_error: RefCell::new(None),
+            connects: Cell::new(0),
+            connect_failures: Cell::new(0),
+            evicted: Cell::new(0),
+            alive: Cell::new(true),
+        }
+    }
+
+    /// A connection to send a call on now: the least busy one (multiplexed) or a free
+    /// one (ping-pong); waits for a connection attempt or a free connection when there is
+    /// none, and fails at once while the endpoint is backing off after failed attempts.
+    pub(crate) async fn checkout(
+        self: &Rc<Self>,
+        config: &Arc<ClientConfig>,
+    ) -> Result<Rc<Connection>, CallError> {
+        loop {
+            self.conns.borrow_mut().retain(|c| !c.is_broken());
+            let now = Instant::now();
+            let (found, may_grow) = {
+                let conns = self.conns.borrow();
+                match config.pool.mode {
+                    PoolMode::Multiplexed {
+                        max_connections,
+                        grow_at_in_flight,
+                    } => {
+                        let best = conns.iter().min_by_key(|c| c.in_flight()).cloned();
+                        let busy = best
+                            .as_ref()
+                            .is_none_or(|c| c.in_flight() >= grow_at_in_flight);
+                        (best, busy && conns.len() < max_connections.max(1))
+                    }
+                    PoolMode::PingPong { max_connections } => {
+                        let free = conns.iter().find(|c| c.in_flight() == 0).cloned();
+                        let grow = free.is_none() && conns.len() < max_connections.max(1);
+                        (free, grow)
+                    }
+                }
+            };
+            let backing_off = self.retry_at.get().is_some_and(|at| now < at);
+            if may_grow && !self.connecting.get() && !backing_off {
+                self.start_attempt(config.clone());
+            }
+            if let Some(conn) = found {
+                return Ok(conn);
+            }
+            if backing_off && !self.connecting.get() && self.conns.borrow().is_empty() {
+                let wait = self.retry_at.get().map_or(Duration::ZERO, |at| at - now);
+                let why = self.last_error.borrow().clone().unwrap_or_default();
+                return Err(CallError::Transport(format!(
+                    "not connected to {}: {why}; the next attempt is in {} ms",
+                    config.address,
+                    wait.as_millis()
+                )));
+            }
+            // An attempt is under way, or every ping-pong connection is busy, or the
+            // backoff ends while another connection exists: wait for a change.
+            match self.retry_at.get().filter(|_| backing_off) {
+                Some(at) if !self.connecting.get() => {
+                    monoio::select! {
+                        _ = self.changed.notified() => {}
+                        _ = monoio::time::sleep(at - now) => {}
+                    }
+                }
+                _ => self.changed.notified().await,
+            }
+        }
+    }
+
+    /// Adds a connection opened by the caller.
+    pub(crate) fn adopt(&self, conn: Rc<Connection>) {
+        self.connects.set(self.connects.get() + 1);
+        self.conns.borrow_mut().push(conn);
+        self.changed.notify_all();
+    }
+
+    /// A call on a connection of this pool finished (frees ping-pong connections).
+    pub(crate) fn released(&self) {
+        self.changed.notify_all();
+    }
+
+    fn start_attempt(self: &Rc<Self>, config: Arc<ClientConfig>) {
+        self.connecting.set(true);
+        self.connects.set(self.connects.get() + 1);
+        let pool = self.clone();
+        monoio::spawn(async move {
+            let attempt = connect(&config).await;
+            pool.connecting.set(false);
+            match attempt {
+                Ok(conn) => {
+                    pool.backoff.borrow_mut().succeed();
+                    pool.retry_at.set(None);
+                    pool.conns.borrow_mut().push(conn);
+                }
+                Err(e) => {
+                    pool.connect_failures.set(pool.connect_failures.get() + 1);
+                    let delay = pool.backoff.borrow_mut().fail();
+                    tracing::warn!(
+                        peer = %config.address,
+                        retry_in_ms = delay.as_millis() as u64,
+                        "connect failed: {e}"
+                    );
+                    pool.retry_at.set(Some(Instant::now() + delay));
+                    *pool.last_error.borrow_mut() = Some(e.to_string());
+                }
+            }
+            pool.changed.notify_all();
+        });
+    }
+
+    /// Calls in flight on every connection.
+    pub(crate) fn in_flight(&self) -> usize {
+        self.conns.borrow().iter().map(|c| c.in_flight()).sum()
+    }
+
+    /// The pool's figures now.
+    pub(crate) fn stats(&self) -> ClientStats {
+        let now = Instant::now();
+        ClientStats {
+            connections: self
+                .conns
+                .borrow()
+                .iter()
+                .filter(|c| !c.is_broken())
+                .map(|c| c.stats(now))
+                .collect(),
+            connects: self.connects.get(),
+            connect_failures: self.connect_failures.get(),
+            evicted: self.evicted.get(),
+        }
+    }
+
+    /// Closes connections idle for `idle_timeout` or longer.
+    fn evict_idle(&self, idle_timeout: Duration) {
+        let now = Instant::now();
+        self.conns.borrow_mut().retain(|c| {
+            let idle = c.in_flight() == 0 && c.counters.idle(now) >= idle_timeout;
+            if idle {
+                c.close("closed after idling");
+                self.evicted.set(self.evicted.get() + 1);
+            }
+            !idle
+        });
+    }
+}
+
+/// Opens one connection to `config.address` within the connect timeout.
+pub(crate) async fn connect(config: &ClientConfig) -> io::Result<Rc<Connection>> {
+    let address = &config.address;
+    let peer = address.to_string();
+    let open = async {
+        Ok::<_, io::Error>(match address {
+            Address::Tcp(addr) => {
+                let stream = monoio::net::TcpStream::connect_addr(*addr).await?;
+                stream.set_nodelay(true)?;
+                if let Some(idle) = config.pool.keepalive {
+                    crate::transport::set_keepalive(&stream, idle)?;
+                }
+                Connection::start(stream, peer, config.dialect, config.limits)
+            }
+            Address::Unix(path) => {
+                let stream = monoio::net::UnixStream::connect(path).await?;
+                Connection::start(stream, peer, config.dialect, config.limits)
+            }
+        })
+    };
+    monoio::time::timeout(config.connect_timeout, open)
+        .await
+        .map_err(|_| {
+            io::Error::new(
+                io::ErrorKind::TimedOut,
+                format!(
+                    "connecting to {address} took over {:?}",
+                    config.connect_timeout
+                ),
+            )
+        })?
+        .map_err(|e| io::Error::new(e.kind(), format!("cannot connect to {address}: {e}")))
+}
+
+/// The pool's housekeeping task: evicts idle connections, and retires the pool (closing its
+/// connections) once every handle of its client is gone.
+async fn sweep(pool: std::rc::Weak<EndpointPool>, config: Weak<ClientConfig>) {
+    struct Retire(std::rc::Weak<EndpointPool>);
+    impl Drop for Retire {
+        fn drop(&mut self) {
+            if let Some(pool) = self.0.upgrade() {
+                pool.alive.set(false);
+            }
+        }
+    }
+    let _retire = Retire(pool.clone());
+    while let Some(period) = config.upgrade().map(|c| sweep_period(&c)) {
+        monoio::time::sleep(period).await;
+        let (Some(pool), Some(config)) = (pool.upgrade(), config.upgrade()) else {
+            break;
+        };
+        if let Some(idle_timeout) = config.pool.idle_timeout {
+            pool.evict_idle(idle_timeout);
+        }
+    }
+    // The client is gone: close this core's connections and forget the pool.
+    if let Some(pool) = pool.upgrade() {
+        for conn in pool.conns.borrow_mut().drain(..) {
+            conn.close("the client was dropped");
+        }
+        pool.alive.set(false);
+        SHARD.with(|shard| {
+            shard.borrow_mut().retain(|_, p| !Rc::ptr_eq(p, &pool));
+        });
+    }
+}
+
+/// How often the sweeper looks: half the idle timeout, between 10 ms and 1 s (it also
+/// notices a dropped client within that time).
+fn sweep_period(config: &ClientConfig) -> Duration {
+    config
+        .pool
+        .idle_timeout
+        .map_or(Duration::from_secs(1), |t| t / 2)
+        .clamp(Duration::from_millis(10), Duration::from_secs(1))
+}
