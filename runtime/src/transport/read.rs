@@ -35,20 +35,44 @@ impl ReadBuffer {
     /// more spare capacity than this, and a read then takes it all).
     pub(crate) const MAX_CHUNK: usize = 64 * 1024;
 
+    /// Spare capacity.
+    fn spare(&self) -> usize {
+        self.buf.capacity() - self.buf.len()
+    }
+
+    /// Makes room for a read. Frames just taken from the buffer are usually still alive
+    /// here (their calls have not run yet), so reclaiming would fail: a read goes into
+    /// what is left while that is at least an eighth of a chunk, and only a buffer nearly
+    /// full gets new memory.
+    fn make_room(&mut self) {
+        if self.spare() < self.chunk / 8 && !self.buf.try_reclaim(self.chunk / 2) {
+            self.buf.reserve(self.chunk);
+        }
+    }
+
+    /// After a read: the frames taken before it were handled while it waited, so the
+    /// buffer's memory can usually be reused now, before new frames are taken from it.
+    fn reclaim(&mut self) {
+        if self.spare() < self.chunk / 2 {
+            let _reused = self.buf.try_reclaim(self.chunk / 2);
+        }
+    }
+
     /// Reads once from `reader`, first making room for a read of the current chunk size.
     pub(crate) async fn read_from<R: AsyncReadRent>(
         &mut self,
         reader: &mut R,
     ) -> io::Result<usize> {
-        if self.buf.capacity() - self.buf.len() < self.chunk / 2 {
-            self.buf.reserve(self.chunk);
-        }
-        let spare = self.buf.capacity() - self.buf.len();
+        self.make_room();
+        let spare = self.spare();
         let (read, buf) = read_more(reader, std::mem::take(&mut self.buf)).await;
         self.buf = buf;
-        if matches!(read, Ok(n) if n == spare) {
-            // A full read: the peer sends faster than this chunk size takes it in.
+        if matches!(read, Ok(n) if n == spare && spare >= self.chunk / 2) {
+            // A full chunk-sized read: the peer sends faster than this size takes it in.
             self.chunk = (self.chunk * 2).min(Self::MAX_CHUNK);
+        }
+        if matches!(read, Ok(n) if n > 0) {
+            self.reclaim();
         }
         read
     }
