@@ -24,7 +24,7 @@ cargo test --workspace --locked
 step "golden vectors match what the independent Python implementations produce"
 .venv/bin/python codec/tests/golden/gen_golden.py --check
 
-step "benchmark peers (pilota, Apache thrift crate): same bytes as ringrpc, both ways"
+step "benchmark peers: pilota and Apache thrift codecs give the same bytes; volo-thrift and tonic echo servers serve ringrpc's load"
 (cd benches/peers && cargo clippy --all-targets --locked -- -D warnings && cargo test --locked)
 
 printf '\nAll checks passed.\n'

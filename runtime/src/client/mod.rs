@@ -227,28 +227,34 @@ impl Channel for Client {
             _ => config.timeout,
         };
         let pool = pool::pool_for(config);
-        let started = Instant::now();
-        let deadline = started + timeout;
-        let conn = monoio::time::timeout(timeout, pool.checkout(config))
-            .await
-            .map_err(|_| CallError::Timeout(timeout))??;
+        let (conn, left) = match pool.try_checkout(config) {
+            Some(conn) => (conn, timeout),
+            None => {
+                // Waiting for a connection is the rare path: boxed, so the future of every
+                // call stays small.
+                let started = Instant::now();
+                let conn = monoio::time::timeout(timeout, Box::pin(pool.checkout(config)))
+                    .await
+                    .map_err(|_| CallError::Timeout(timeout))??;
+                (conn, timeout.saturating_sub(started.elapsed()))
+            }
+        };
         let sent = conn.send(method.name, method.oneway, args);
-        let sent_at = Instant::now();
-        if let Ok(Some(_)) = &sent {
-            conn.counters.sent(conn.in_flight(), sent_at);
-        }
+        let timed = match &sent {
+            Ok(Some(_)) => conn.counters.sent(conn.in_flight()).then(Instant::now),
+            _ => None,
+        };
         let Some((slot, seq_id)) = sent? else {
             return R::oneway().ok_or_else(|| {
                 CallError::Transport("a oneway call has no result to decode".into())
             });
         };
-        let left = deadline.saturating_duration_since(sent_at);
         let reply = monoio::time::timeout(left, conn.reply(slot, seq_id))
             .await
             .map_err(|_| CallError::Timeout(timeout))
             .and_then(|reply| reply);
-        let done = Instant::now();
-        conn.counters.finished(done - sent_at, reply.is_ok(), done);
+        conn.counters
+            .finished(reply.is_ok(), timed.map(|at| at.elapsed()));
         pool.released();
         let frame = reply?;
         match frame.dialect.protocol {

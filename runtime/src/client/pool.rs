@@ -88,43 +88,57 @@ impl EndpointPool {
         }
     }
 
-    /// A connection to send a call on now: the least busy one (multiplexed) or a free
-    /// one (ping-pong); waits for a connection attempt or a free connection when there is
-    /// none, and fails at once while the endpoint is backing off after failed attempts.
+    /// A connection to send a call on at once, if there is one: the least busy one
+    /// (multiplexed) or a free one (ping-pong). Starts a connection attempt when the pool
+    /// should grow (unless one is under way or the endpoint is backing off).
+    pub(crate) fn try_checkout(
+        self: &Rc<Self>,
+        config: &Arc<ClientConfig>,
+    ) -> Option<Rc<Connection>> {
+        self.conns.borrow_mut().retain(|c| !c.is_broken());
+        let (found, may_grow) = {
+            let conns = self.conns.borrow();
+            match config.pool.mode {
+                PoolMode::Multiplexed {
+                    max_connections,
+                    grow_at_in_flight,
+                } => {
+                    let best = conns.iter().min_by_key(|c| c.in_flight()).cloned();
+                    let busy = best
+                        .as_ref()
+                        .is_none_or(|c| c.in_flight() >= grow_at_in_flight);
+                    (best, busy && conns.len() < max_connections.max(1))
+                }
+                PoolMode::PingPong { max_connections } => {
+                    let free = conns.iter().find(|c| c.in_flight() == 0).cloned();
+                    let grow = free.is_none() && conns.len() < max_connections.max(1);
+                    (free, grow)
+                }
+            }
+        };
+        if may_grow && !self.connecting.get() && !self.backing_off(Instant::now()) {
+            self.start_attempt(config.clone());
+        }
+        found
+    }
+
+    fn backing_off(&self, now: Instant) -> bool {
+        self.retry_at.get().is_some_and(|at| now < at)
+    }
+
+    /// Like [`try_checkout`](Self::try_checkout), but waits for a connection attempt or a
+    /// free connection when there is none, and fails at once while the endpoint is backing
+    /// off after failed attempts with no connection open.
     pub(crate) async fn checkout(
         self: &Rc<Self>,
         config: &Arc<ClientConfig>,
     ) -> Result<Rc<Connection>, CallError> {
         loop {
-            self.conns.borrow_mut().retain(|c| !c.is_broken());
-            let now = Instant::now();
-            let (found, may_grow) = {
-                let conns = self.conns.borrow();
-                match config.pool.mode {
-                    PoolMode::Multiplexed {
-                        max_connections,
-                        grow_at_in_flight,
-                    } => {
-                        let best = conns.iter().min_by_key(|c| c.in_flight()).cloned();
-                        let busy = best
-                            .as_ref()
-                            .is_none_or(|c| c.in_flight() >= grow_at_in_flight);
-                        (best, busy && conns.len() < max_connections.max(1))
-                    }
-                    PoolMode::PingPong { max_connections } => {
-                        let free = conns.iter().find(|c| c.in_flight() == 0).cloned();
-                        let grow = free.is_none() && conns.len() < max_connections.max(1);
-                        (free, grow)
-                    }
-                }
-            };
-            let backing_off = self.retry_at.get().is_some_and(|at| now < at);
-            if may_grow && !self.connecting.get() && !backing_off {
-                self.start_attempt(config.clone());
-            }
-            if let Some(conn) = found {
+            if let Some(conn) = self.try_checkout(config) {
                 return Ok(conn);
             }
+            let now = Instant::now();
+            let backing_off = self.backing_off(now);
             if backing_off && !self.connecting.get() && self.conns.borrow().is_empty() {
                 let wait = self.retry_at.get().map_or(Duration::ZERO, |at| at - now);
                 let why = self.last_error.borrow().clone().unwrap_or_default();

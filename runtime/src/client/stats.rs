@@ -28,7 +28,8 @@ pub struct ConnectionStats {
     pub bytes_received: u64,
     /// Time since the connection opened.
     pub age: Duration,
-    /// Time since the last call started or finished.
+    /// Time without a call starting or finishing (measured from the pool's last look,
+    /// so it trails by up to the sweep period).
     pub idle: Duration,
 }
 
@@ -45,17 +46,25 @@ pub struct ClientStats {
     pub evicted: u64,
 }
 
-/// A connection's live counters.
+/// One call in this many has its round trip timed (reading the clock costs more than
+/// the rest of the bookkeeping).
+const RTT_SAMPLE_EVERY: u64 = 16;
+
+/// A connection's live counters. They read no clock per call: the round trip is timed on
+/// a sample of calls, and idleness is judged by whoever asks (the pool's sweeper) from
+/// whether any call started or ended since it last looked.
 #[derive(Debug)]
 pub(crate) struct Counters {
     pub(crate) core: Option<usize>,
     opened: Instant,
-    last_used: Cell<Instant>,
     max_in_flight: Cell<usize>,
     calls: Cell<u64>,
+    finished: Cell<u64>,
     errors: Cell<u64>,
     rtt_ns: Cell<Option<u64>>,
     pub(crate) bytes_received: Cell<u64>,
+    /// `calls + finished` when idleness was last judged, and since when it has not moved.
+    seen: Cell<(u64, Instant)>,
 }
 
 impl Counters {
@@ -64,30 +73,33 @@ impl Counters {
         Self {
             core: crate::rt::current_core(),
             opened: now,
-            last_used: Cell::new(now),
             max_in_flight: Cell::new(0),
             calls: Cell::new(0),
+            finished: Cell::new(0),
             errors: Cell::new(0),
             rtt_ns: Cell::new(None),
             bytes_received: Cell::new(0),
+            seen: Cell::new((0, now)),
         }
     }
 
-    /// A call was sent; `in_flight` counts it.
-    pub(crate) fn sent(&self, in_flight: usize, now: Instant) {
-        self.calls.set(self.calls.get() + 1);
+    /// A call was sent; `in_flight` counts it. Returns whether to time its round trip.
+    pub(crate) fn sent(&self, in_flight: usize) -> bool {
+        let calls = self.calls.get() + 1;
+        self.calls.set(calls);
         self.max_in_flight
             .set(self.max_in_flight.get().max(in_flight));
-        self.last_used.set(now);
+        calls % RTT_SAMPLE_EVERY == 1
     }
 
-    /// A call finished after `rtt` (`ok`: a reply came back).
-    pub(crate) fn finished(&self, rtt: Duration, ok: bool, now: Instant) {
-        self.last_used.set(now);
+    /// A call finished (`ok`: a reply came back), with its round trip if it was timed.
+    pub(crate) fn finished(&self, ok: bool, rtt: Option<Duration>) {
+        self.finished.set(self.finished.get() + 1);
         if !ok {
             self.errors.set(self.errors.get() + 1);
             return;
         }
+        let Some(rtt) = rtt else { return };
         let sample = rtt.as_nanos().min(u128::from(u64::MAX)) as u64;
         // EWMA with weight 1/8, like TCP's smoothed RTT.
         let smoothed = match self.rtt_ns.get() {
@@ -97,9 +109,16 @@ impl Counters {
         self.rtt_ns.set(Some(smoothed));
     }
 
-    /// How long the connection has been idle at `now`.
+    /// How long no call has started or ended, as far as can be told at `now` (from the
+    /// previous time this was asked).
     pub(crate) fn idle(&self, now: Instant) -> Duration {
-        now.saturating_duration_since(self.last_used.get())
+        let activity = self.calls.get() + self.finished.get();
+        let (seen, since) = self.seen.get();
+        if activity != seen {
+            self.seen.set((activity, now));
+            return Duration::ZERO;
+        }
+        now.saturating_duration_since(since)
     }
 
     pub(crate) fn snapshot(
@@ -130,22 +149,33 @@ mod tests {
     use super::*;
 
     #[test]
-    fn counters_track_calls_errors_and_a_smoothed_rtt() {
+    fn counters_track_calls_errors_a_sampled_rtt_and_idleness() {
         let counters = Counters::new();
         let start = Instant::now();
-        counters.sent(1, start);
-        counters.sent(3, start);
-        counters.finished(Duration::from_micros(800), true, start);
-        counters.finished(Duration::from_micros(1600), true, start);
-        counters.finished(
-            Duration::from_secs(1),
-            false,
-            start + Duration::from_secs(1),
+        let timed: Vec<bool> = (0..20).map(|n| counters.sent(n + 1)).collect();
+        assert_eq!(
+            timed.iter().filter(|t| **t).count(),
+            2,
+            "calls 1 and 17 are timed"
         );
+        counters.finished(true, Some(Duration::from_micros(800)));
+        counters.finished(true, Some(Duration::from_micros(1600)));
+        counters.finished(true, None);
+        counters.finished(false, None);
+        assert_eq!(
+            counters.idle(start),
+            Duration::ZERO,
+            "calls happened since last asked"
+        );
+        let later = start + Duration::from_secs(2);
+        assert_eq!(counters.idle(later), Duration::from_secs(2));
         let stats = counters.snapshot("tcp://x", 0, 10, start + Duration::from_secs(3));
-        assert_eq!((stats.calls, stats.errors, stats.max_in_flight), (2, 1, 3));
+        assert_eq!(
+            (stats.calls, stats.errors, stats.max_in_flight),
+            (20, 1, 20)
+        );
         assert_eq!(stats.rtt, Some(Duration::from_micros(900)));
-        assert_eq!(stats.idle, Duration::from_secs(2));
+        assert_eq!(stats.idle, Duration::from_secs(3));
         assert_eq!(stats.bytes_sent, 10);
     }
 }
