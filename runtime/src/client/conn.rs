@@ -85,11 +85,6 @@ impl Connection {
         conn
     }
 
-    /// Closes the connection (calls in flight fail).
-    pub(crate) fn close(&self, why: &str) {
-        self.fail(why);
-    }
-
     /// The connection's figures now.
     pub(crate) fn stats(&self, now: std::time::Instant) -> ConnectionStats {
         self.counters
@@ -213,8 +208,8 @@ impl Connection {
         frame
     }
 
-    /// Marks the connection broken and wakes every waiting call.
-    fn fail(&self, why: &str) {
+    /// Marks the connection broken, wakes every waiting call and closes the write side.
+    pub(crate) fn fail(&self, why: &str) {
         let mut state = self.state.borrow_mut();
         if state.broken.is_none() {
             state.broken = Some(why.to_string());

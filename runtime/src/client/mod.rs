@@ -65,12 +65,9 @@ struct PoolConfig {
     backoff_max: Duration,
 }
 
-/// Everything a client's calls need, shared by its clones on every core.
-#[derive(Debug)]
-struct ClientConfig {
-    /// Names this client's pools in each core's shard.
-    id: u64,
-    address: Address,
+/// What the builder sets.
+#[derive(Debug, Clone)]
+struct Settings {
     dialect: Dialect,
     timeout: Duration,
     connect_timeout: Duration,
@@ -78,15 +75,20 @@ struct ClientConfig {
     pool: PoolConfig,
 }
 
+/// Everything a client's calls need, shared by its clones on every core.
+#[derive(Debug)]
+struct ClientConfig {
+    /// Names this client's pools in each core's shard.
+    id: u64,
+    address: Address,
+    settings: Settings,
+}
+
 /// Builds a [`Client`].
 #[derive(Debug, Clone)]
 pub struct ClientBuilder {
     address: Result<Address, AddressError>,
-    dialect: Dialect,
-    timeout: Duration,
-    connect_timeout: Duration,
-    limits: DecodeLimits,
-    pool: PoolConfig,
+    settings: Settings,
 }
 
 /// A client of one endpoint. Clones share its settings; each core keeps its own
@@ -102,16 +104,18 @@ impl Client {
     pub fn builder(address: &str) -> ClientBuilder {
         ClientBuilder {
             address: address.parse(),
-            dialect: Dialect::new(Framing::TTHeader, ProtocolId::Binary),
-            timeout: Duration::from_secs(1),
-            connect_timeout: Duration::from_secs(1),
-            limits: DecodeLimits::default(),
-            pool: PoolConfig {
-                mode: PoolMode::default(),
-                idle_timeout: Some(Duration::from_secs(300)),
-                keepalive: Some(Duration::from_secs(30)),
-                backoff_base: Duration::from_millis(20),
-                backoff_max: Duration::from_secs(5),
+            settings: Settings {
+                dialect: Dialect::new(Framing::TTHeader, ProtocolId::Binary),
+                timeout: Duration::from_secs(1),
+                connect_timeout: Duration::from_secs(1),
+                limits: DecodeLimits::default(),
+                pool: PoolConfig {
+                    mode: PoolMode::default(),
+                    idle_timeout: Some(Duration::from_secs(300)),
+                    keepalive: Some(Duration::from_secs(30)),
+                    backoff_base: Duration::from_millis(20),
+                    backoff_max: Duration::from_secs(5),
+                },
             },
         }
     }
@@ -138,51 +142,51 @@ impl Client {
 impl ClientBuilder {
     /// The framing (default TTHeader; `Framed` for Apache/volo peers).
     pub fn framing(mut self, framing: Framing) -> Self {
-        self.dialect.framing = framing;
+        self.settings.dialect.framing = framing;
         self
     }
 
     /// The payload protocol (default Binary).
     pub fn protocol(mut self, protocol: ProtocolId) -> Self {
-        self.dialect.protocol = protocol;
+        self.settings.dialect.protocol = protocol;
         self
     }
 
     /// The timeout of calls whose method sets no `timeout_ms` (default 1 s).
     pub fn timeout(mut self, timeout: Duration) -> Self {
-        self.timeout = timeout;
+        self.settings.timeout = timeout;
         self
     }
 
     /// How long connecting may take (default 1 s).
     pub fn connect_timeout(mut self, timeout: Duration) -> Self {
-        self.connect_timeout = timeout;
+        self.settings.connect_timeout = timeout;
         self
     }
 
     /// How each core's connections carry calls (default: multiplexed, 1–2 connections).
     pub fn pool_mode(mut self, mode: PoolMode) -> Self {
-        self.pool.mode = mode;
+        self.settings.pool.mode = mode;
         self
     }
 
     /// Close connections without calls for this long (default 5 minutes; `None`: never).
     pub fn idle_timeout(mut self, idle: Option<Duration>) -> Self {
-        self.pool.idle_timeout = idle;
+        self.settings.pool.idle_timeout = idle;
         self
     }
 
     /// TCP keepalive probes after this long without traffic (default 30 s; `None`: off).
     pub fn keepalive(mut self, idle: Option<Duration>) -> Self {
-        self.pool.keepalive = idle;
+        self.settings.pool.keepalive = idle;
         self
     }
 
     /// Reconnect delays after failed attempts: exponential from `base` up to `max`, with
     /// jitter (default 20 ms to 5 s).
     pub fn reconnect_backoff(mut self, base: Duration, max: Duration) -> Self {
-        self.pool.backoff_base = base;
-        self.pool.backoff_max = max;
+        self.settings.pool.backoff_base = base;
+        self.settings.pool.backoff_max = max;
         self
     }
 
@@ -193,11 +197,7 @@ impl ClientBuilder {
             config: Arc::new(ClientConfig {
                 id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
                 address: self.address?,
-                dialect: self.dialect,
-                timeout: self.timeout,
-                connect_timeout: self.connect_timeout,
-                limits: self.limits,
-                pool: self.pool,
+                settings: self.settings,
             }),
         })
     }
@@ -224,7 +224,7 @@ impl Channel for Client {
         let config = &self.config;
         let timeout = match method.policy("timeout_ms") {
             Some(PolicyConst::Int(ms)) => Duration::from_millis(ms),
-            _ => config.timeout,
+            _ => config.settings.timeout,
         };
         let pool = pool::pool_for(config);
         let (conn, left) = match pool.try_checkout(config) {
@@ -258,14 +258,17 @@ impl Channel for Client {
         pool.released();
         let frame = reply?;
         match frame.dialect.protocol {
-            ProtocolId::Binary => decode_reply::<Binary, R>(&frame),
-            ProtocolId::Compact => decode_reply::<Compact, R>(&frame),
+            ProtocolId::Binary => decode_reply::<Binary, R>(&frame, config.settings.limits),
+            ProtocolId::Compact => decode_reply::<Compact, R>(&frame, config.settings.limits),
         }
     }
 }
 
-fn decode_reply<P: Protocol, R: Decode>(frame: &Frame) -> Result<R, CallError> {
-    let mut r = P::reader(&frame.payload, DecodeLimits::default());
+fn decode_reply<P: Protocol, R: Decode>(
+    frame: &Frame,
+    limits: DecodeLimits,
+) -> Result<R, CallError> {
+    let mut r = P::reader(&frame.payload, limits);
     let header = r.read_message_begin().map_err(CallError::Decode)?;
     match header.kind {
         MessageType::Exception => Err(CallError::Application(

@@ -8,6 +8,7 @@
 
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::io;
 use std::rc::Rc;
 use std::sync::{Arc, Weak};
@@ -22,8 +23,30 @@ use crate::rt::Signal;
 use crate::transport::Address;
 
 thread_local! {
-    /// This core's pools, by client id.
-    static SHARD: RefCell<HashMap<u64, Rc<EndpointPool>>> = RefCell::new(HashMap::new());
+    /// This core's pools, by client id (looked up on every call: ids are distinct
+    /// counters, so they serve as their own hash).
+    static SHARD: RefCell<HashMap<u64, Rc<EndpointPool>, BuildHasherDefault<IdHasher>>> =
+        RefCell::new(HashMap::default());
+}
+
+/// Hashes a client id by spreading its bits (one multiplication).
+#[derive(Debug, Default)]
+struct IdHasher(u64);
+
+impl Hasher for IdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 << 8 | u64::from(b)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        }
+    }
+
+    fn write_u64(&mut self, id: u64) {
+        self.0 = id.wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    }
 }
 
 /// The current core's pool for `config`, created on first use.
@@ -52,6 +75,8 @@ pub(crate) struct EndpointPool {
     connecting: Cell<bool>,
     /// Notified when an attempt ends or a ping-pong connection frees up.
     changed: Signal,
+    /// Calls wait for a free connection (ping-pong mode), so finished calls notify.
+    ping_pong: bool,
     backoff: RefCell<Backoff>,
     retry_at: Cell<Option<Instant>>,
     last_error: RefCell<Option<String>>,
@@ -74,9 +99,10 @@ impl EndpointPool {
             conns: RefCell::new(Vec::new()),
             connecting: Cell::new(false),
             changed: Signal::default(),
+            ping_pong: matches!(config.settings.pool.mode, PoolMode::PingPong { .. }),
             backoff: RefCell::new(Backoff::new(
-                config.pool.backoff_base,
-                config.pool.backoff_max,
+                config.settings.pool.backoff_base,
+                config.settings.pool.backoff_max,
                 seed,
             )),
             retry_at: Cell::new(None),
@@ -98,7 +124,7 @@ impl EndpointPool {
         self.conns.borrow_mut().retain(|c| !c.is_broken());
         let (found, may_grow) = {
             let conns = self.conns.borrow();
-            match config.pool.mode {
+            match config.settings.pool.mode {
                 PoolMode::Multiplexed {
                     max_connections,
                     grow_at_in_flight,
@@ -171,7 +197,9 @@ impl EndpointPool {
 
     /// A call on a connection of this pool finished (frees ping-pong connections).
     pub(crate) fn released(&self) {
-        self.changed.notify_all();
+        if self.ping_pong {
+            self.changed.notify_all();
+        }
     }
 
     fn start_attempt(self: &Rc<Self>, config: Arc<ClientConfig>) {
@@ -231,7 +259,7 @@ impl EndpointPool {
         self.conns.borrow_mut().retain(|c| {
             let idle = c.in_flight() == 0 && c.counters.idle(now) >= idle_timeout;
             if idle {
-                c.close("closed after idling");
+                c.fail("closed after idling");
                 self.evicted.set(self.evicted.get() + 1);
             }
             !idle
@@ -248,25 +276,35 @@ pub(crate) async fn connect(config: &ClientConfig) -> io::Result<Rc<Connection>>
             Address::Tcp(addr) => {
                 let stream = monoio::net::TcpStream::connect_addr(*addr).await?;
                 stream.set_nodelay(true)?;
-                if let Some(idle) = config.pool.keepalive {
+                if let Some(idle) = config.settings.pool.keepalive {
                     crate::transport::set_keepalive(&stream, idle)?;
                 }
-                Connection::start(stream, peer, config.dialect, config.limits)
+                Connection::start(
+                    stream,
+                    peer,
+                    config.settings.dialect,
+                    config.settings.limits,
+                )
             }
             Address::Unix(path) => {
                 let stream = monoio::net::UnixStream::connect(path).await?;
-                Connection::start(stream, peer, config.dialect, config.limits)
+                Connection::start(
+                    stream,
+                    peer,
+                    config.settings.dialect,
+                    config.settings.limits,
+                )
             }
         })
     };
-    monoio::time::timeout(config.connect_timeout, open)
+    monoio::time::timeout(config.settings.connect_timeout, open)
         .await
         .map_err(|_| {
             io::Error::new(
                 io::ErrorKind::TimedOut,
                 format!(
                     "connecting to {address} took over {:?}",
-                    config.connect_timeout
+                    config.settings.connect_timeout
                 ),
             )
         })?
@@ -290,14 +328,14 @@ async fn sweep(pool: std::rc::Weak<EndpointPool>, config: Weak<ClientConfig>) {
         let (Some(pool), Some(config)) = (pool.upgrade(), config.upgrade()) else {
             break;
         };
-        if let Some(idle_timeout) = config.pool.idle_timeout {
+        if let Some(idle_timeout) = config.settings.pool.idle_timeout {
             pool.evict_idle(idle_timeout);
         }
     }
     // The client is gone: close this core's connections and forget the pool.
     if let Some(pool) = pool.upgrade() {
         for conn in pool.conns.borrow_mut().drain(..) {
-            conn.close("the client was dropped");
+            conn.fail("the client was dropped");
         }
         pool.alive.set(false);
         SHARD.with(|shard| {
@@ -310,6 +348,7 @@ async fn sweep(pool: std::rc::Weak<EndpointPool>, config: Weak<ClientConfig>) {
 /// notices a dropped client within that time).
 fn sweep_period(config: &ClientConfig) -> Duration {
     config
+        .settings
         .pool
         .idle_timeout
         .map_or(Duration::from_secs(1), |t| t / 2)
