@@ -2,6 +2,7 @@
 //! `idl/bench.thrift` by the build script (ringrpc-codegen's build.rs API), and a
 //! hand-written `Echo` showing what the generated code does.
 
+pub mod conformance;
 pub mod echo_service;
 
 /// Types generated from `idl/golden.thrift`.

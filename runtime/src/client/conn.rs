@@ -123,8 +123,10 @@ impl Connection {
                     "{MAX_IN_FLIGHT} calls are already in flight on this connection"
                 )));
             }
-            state.generation = state.generation.wrapping_add(1) & 0x7fff;
-            let seq_id = (i32::from(state.generation) << 16) | slot as i32;
+            // Every generation is used, so sequence ids cover the whole i32 range,
+            // negative ones included, and wrap from i32::MAX to i32::MIN.
+            state.generation = state.generation.wrapping_add(1);
+            let seq_id = ((u32::from(state.generation) << 16) | slot as u32) as i32;
             state.calls.insert(Waiting {
                 seq_id,
                 reply: None,

@@ -1,0 +1,74 @@
+//! Apache Thrift's ThriftTest server on ringrpc, for cross-language tests:
+//! `thrift-test-server --port 0 --port-file /tmp/port --protocol compact --transport framed`.
+//!
+//! Every worker answers every dialect on the one port (binary and compact, buffered, framed,
+//! THeader and TTHeader, detected per connection, replies in the caller's dialect), so
+//! `--protocol`, `--transport` and `--ttheader` only say what the runner expects; a
+//! combination ringrpc cannot serve is refused.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Parser;
+use ringrpc::Server;
+use ringrpc_examples::conformance::Wire;
+use ringrpc_examples::conformance::handler::ThriftTestHandler;
+use ringrpc_examples::thrift_test::thrift_test::thrift_test;
+
+/// Serves ThriftTest until killed.
+#[derive(Debug, Parser)]
+#[command(version, about)]
+struct Args {
+    /// The address to listen on.
+    #[arg(long, default_value = "127.0.0.1")]
+    host: String,
+    /// The port (0: any free port; see --port-file).
+    #[arg(long, default_value_t = 9090)]
+    port: u16,
+    /// Write the bound port to this file once listening.
+    #[arg(long)]
+    port_file: Option<PathBuf>,
+    /// Worker threads, one per core (default: every core).
+    #[arg(long)]
+    workers: Option<usize>,
+    #[command(flatten)]
+    wire: Wire,
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    if let Err(e) = args.wire.dialect() {
+        eprintln!("thrift-test-server: {e}");
+        return ExitCode::from(2);
+    }
+    let mut builder = Server::builder();
+    if let Some(workers) = args.workers {
+        builder = builder.workers(workers);
+    }
+    let address = format!("{}:{}", args.host, args.port);
+    let server = match builder.serve(&address, || {
+        thrift_test::Server::new(ThriftTestHandler::default())
+    }) {
+        Ok(server) => server,
+        Err(e) => {
+            eprintln!("thrift-test-server: cannot serve on {address}: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let bound = server.address().to_string();
+    eprintln!("thrift-test-server: serving ThriftTest on {bound} (every dialect)");
+    if let Some(path) = &args.port_file {
+        let port = bound.rsplit(':').next().unwrap_or_default();
+        // Written whole, then renamed: a runner polling the file never reads half of it.
+        let partial = path.with_extension("partial");
+        if let Err(e) =
+            std::fs::write(&partial, port).and_then(|()| std::fs::rename(&partial, path))
+        {
+            eprintln!("thrift-test-server: cannot write {}: {e}", path.display());
+            return ExitCode::from(2);
+        }
+    }
+    loop {
+        std::thread::park();
+    }
+}

@@ -1,0 +1,107 @@
+//! Apache Thrift's cross-language conformance suite for ringrpc: the standard `ThriftTest`
+//! server semantics ([`handler`]), the client checks ([`checks`], [`raw`]) and the command
+//! line both `thrift-test-server` and `thrift-test-client` share ([`Wire`]).
+
+pub mod checks;
+pub mod handler;
+pub mod raw;
+
+use ringrpc::codec::ProtocolId;
+use ringrpc::codec::frame::{Dialect, Framing};
+
+/// `--protocol`, as in Apache's cross runner.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ProtocolArg {
+    /// TBinaryProtocol (strict).
+    Binary,
+    /// TCompactProtocol.
+    Compact,
+    /// Apache THeader around TBinaryProtocol.
+    Header,
+}
+
+/// `--transport`, as in Apache's cross runner.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum TransportArg {
+    /// A 4-byte length before each message.
+    Framed,
+    /// No framing ("buffered"): messages back to back.
+    Buffered,
+}
+
+/// The wire options both binaries take.
+#[derive(Debug, Clone, Copy, clap::Args)]
+pub struct Wire {
+    /// binary, compact or header (Apache THeader).
+    #[arg(long, value_enum, default_value = "binary")]
+    pub protocol: ProtocolArg,
+    /// framed or buffered (ignored with `--protocol header` and `--ttheader`).
+    #[arg(long, value_enum, default_value = "buffered")]
+    pub transport: TransportArg,
+    /// Kitex TTHeader framing (with `--protocol binary`).
+    #[arg(long)]
+    pub ttheader: bool,
+}
+
+/// Why a combination of wire options cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "--ttheader carries `--protocol binary` only (Kitex TTHeader has no compact or THeader payloads)"
+)]
+pub struct WireError;
+
+impl Wire {
+    /// The dialect these options select.
+    pub fn dialect(&self) -> Result<Dialect, WireError> {
+        let protocol = match self.protocol {
+            ProtocolArg::Binary | ProtocolArg::Header => ProtocolId::Binary,
+            ProtocolArg::Compact => ProtocolId::Compact,
+        };
+        let framing = match (self.ttheader, self.protocol, self.transport) {
+            (true, ProtocolArg::Binary, _) => Framing::TTHeader,
+            (true, _, _) => return Err(WireError),
+            (false, ProtocolArg::Header, _) => Framing::THeader,
+            (false, _, TransportArg::Framed) => Framing::Framed,
+            (false, _, TransportArg::Buffered) => Framing::Unframed,
+        };
+        Ok(Dialect::new(framing, protocol))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn wire(protocol: ProtocolArg, transport: TransportArg, ttheader: bool) -> Wire {
+        Wire {
+            protocol,
+            transport,
+            ttheader,
+        }
+    }
+
+    #[test]
+    fn the_options_select_the_dialect() {
+        use ProtocolArg::*;
+        use TransportArg::*;
+        let d = |p, t, tt| wire(p, t, tt).dialect();
+        assert_eq!(
+            d(Binary, Framed, false),
+            Ok(Dialect::new(Framing::Framed, ProtocolId::Binary))
+        );
+        assert_eq!(
+            d(Compact, Buffered, false),
+            Ok(Dialect::new(Framing::Unframed, ProtocolId::Compact))
+        );
+        assert_eq!(
+            d(Header, Framed, false),
+            Ok(Dialect::new(Framing::THeader, ProtocolId::Binary))
+        );
+        assert_eq!(
+            d(Binary, Framed, true),
+            Ok(Dialect::new(Framing::TTHeader, ProtocolId::Binary))
+        );
+        assert_eq!(d(Compact, Framed, true), Err(WireError));
+        assert_eq!(d(Header, Buffered, true), Err(WireError));
+    }
+}
