@@ -6,6 +6,7 @@
 
 pub mod call;
 pub mod client;
+pub mod metainfo;
 pub mod method;
 pub mod rt;
 pub mod server;
@@ -13,6 +14,7 @@ pub mod transport;
 
 pub use call::{CallError, Channel, MethodInfo, PolicyConst, ReplySink};
 pub use client::{Client, PoolMode};
+pub use metainfo::MetaInfo;
 pub use ringrpc_codec as codec;
 /// Generates Rust from a Thrift file in place (path relative to the crate's `Cargo.toml`;
 /// optional `include = ["dir", …]`). An IDL error is a compile error quoting the IDL

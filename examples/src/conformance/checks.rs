@@ -10,7 +10,9 @@ use std::future::Future;
 use std::io::Write;
 use std::time::{Duration, Instant};
 
+use ringrpc::codec::frame::Framing;
 use ringrpc::codec::{ApplicationErrorKind, Bytes, BytesStr, Uuid};
+use ringrpc::metainfo::{self, MetaInfo};
 use ringrpc::{CallError, Channel, MethodInfo};
 
 use super::raw::RawTarget;
@@ -157,6 +159,11 @@ pub async fn run_all<C: Channel, W: Write>(
     report: &mut Report<W>,
 ) {
     super::raw::run_checks(raw, report).await;
+    if raw.dialect.framing == Framing::TTHeader {
+        report
+            .check("metainfo.roundtrip", metainfo_round_trip(client))
+            .await;
+    }
     report
         .check("testVoid", async { expect(client.test_void().await, &()) })
         .await;
@@ -391,6 +398,30 @@ pub async fn run_all<C: Channel, W: Write>(
                 .map_err(|e| format!("the call after the unknown method: {e}"))
         })
         .await;
+}
+
+/// Over TTHeader, persistent and transient values reach a ringrpc ThriftTest server, which
+/// sends them back as backward values.
+async fn metainfo_round_trip<C: Channel>(client: &Client<C>) -> Result<(), String> {
+    let mut info = MetaInfo::new();
+    info.set_persistent("trace-id", "4bf92f3577b34da6");
+    info.set_transient("tenant", "日本語 🦀");
+    metainfo::scope(info, async {
+        expect(
+            client.test_string("with metainfo".into()).await,
+            &"with metainfo".into(),
+        )?;
+        let back = |key| metainfo::with(|m| m.received_backward(key).cloned()).flatten();
+        match (back("trace-id"), back("tenant")) {
+            (Some(trace), Some(tenant)) if trace == "4bf92f3577b34da6" && tenant == "日本語 🦀" => {
+                Ok(())
+            }
+            other => Err(format!(
+                "sent trace-id and tenant, got these backward values: {other:?}"
+            )),
+        }
+    })
+    .await
 }
 
 async fn containers<C: Channel, W: Write>(client: &Client<C>, report: &mut Report<W>) {

@@ -1,11 +1,13 @@
 //! [`ThriftTestHandler`]: Apache Thrift's standard `ThriftTest` semantics (echoes, the fixed
 //! `testMapMap`/`testInsanity`/`testMulti` answers, the exception branches and the sleeping
-//! oneway), as every language's TestServer implements them.
+//! oneway), as every language's TestServer implements them, plus a metainfo echo in
+//! `testString`.
 
 use std::time::Duration;
 
 use ringrpc::CallError;
 use ringrpc::codec::{ApplicationErrorKind, ApplicationException, Bytes, BytesStr, Uuid};
+use ringrpc::metainfo;
 
 use crate::thrift_test::thrift_test::thrift_test::{
     TestExceptionError, TestMultiExceptionError, ThriftTest,
@@ -59,7 +61,19 @@ impl ThriftTest for ThriftTestHandler {
         Ok(())
     }
 
+    /// Also sends every persistent and transient metainfo value it received back to the
+    /// caller as a backward value of the same key (ringrpc's TTHeader round-trip check).
     async fn test_string(&self, thing: BytesStr) -> Result<BytesStr, CallError> {
+        metainfo::with(|m| {
+            let received: Vec<(String, BytesStr)> = m
+                .persistents()
+                .chain(m.upstream_transients())
+                .map(|(k, v)| (k.to_owned(), v.clone()))
+                .collect();
+            for (key, value) in received {
+                m.send_backward(key, value);
+            }
+        });
         Ok(thing)
     }
 

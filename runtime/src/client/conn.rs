@@ -12,8 +12,8 @@ use std::task::{Poll, Waker};
 use monoio::io::{AsyncReadRent, AsyncWriteRent, Split, Splitable};
 use ringrpc_codec::frame::{Dialect, Frame, FrameDecoder, Framing, HeaderInfo, encode_frame};
 use ringrpc_codec::{
-    Binary, BytesStr, Compact, DecodeLimits, Encode, MessageHeader, MessageType, Protocol,
-    ProtocolId, ProtocolReader,
+    Binary, BytesStr, Compact, DecodeLimits, Encode, MessageHeader, MessageType, Metadata,
+    Protocol, ProtocolId, ProtocolReader,
 };
 use slab::Slab;
 
@@ -108,6 +108,7 @@ impl Connection {
         method: &'static str,
         oneway: bool,
         args: &A,
+        metadata: Option<Metadata>,
     ) -> Result<Option<(usize, i32)>, CallError> {
         let mut state = self.state.borrow_mut();
         if let Some(why) = &state.broken {
@@ -147,6 +148,7 @@ impl Connection {
             matches!(self.dialect.framing, Framing::TTHeader | Framing::THeader).then(|| {
                 HeaderInfo {
                     seq_id,
+                    metadata: metadata.unwrap_or_default(),
                     ..HeaderInfo::default()
                 }
             });

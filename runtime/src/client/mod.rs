@@ -239,7 +239,8 @@ impl Channel for Client {
                 (conn, timeout.saturating_sub(started.elapsed()))
             }
         };
-        let sent = conn.send(method.name, method.oneway, args);
+        let metadata = crate::metainfo::with(|m| m.request_header()).flatten();
+        let sent = conn.send(method.name, method.oneway, args, metadata);
         let timed = match &sent {
             Ok(Some(_)) => conn.counters.sent(conn.in_flight()).then(Instant::now),
             _ => None,
@@ -257,6 +258,9 @@ impl Channel for Client {
             .finished(reply.is_ok(), timed.map(|at| at.elapsed()));
         pool.released();
         let frame = reply?;
+        if let Some(header) = &frame.header {
+            crate::metainfo::with(|m| m.read_backward(&header.metadata));
+        }
         match frame.dialect.protocol {
             ProtocolId::Binary => decode_reply::<Binary, R>(&frame, config.settings.limits),
             ProtocolId::Compact => decode_reply::<Compact, R>(&frame, config.settings.limits),

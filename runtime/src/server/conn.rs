@@ -21,6 +21,7 @@ use ringrpc_codec::{
 use super::dispatch::Dispatch;
 use super::reply::FrameReplySink;
 use crate::call::ReplySink;
+use crate::metainfo::{self, MetaInfo};
 use crate::rt::{Broadcast, CatchUnwind, InlineFirst, LocalNotify, panic_message};
 use crate::transport::{Outbox, ReadBuffer, write_loop};
 
@@ -211,6 +212,9 @@ impl<P: Protocol> CallReply<'_, P> {
         &mut self,
         write: impl FnOnce(&mut FrameReplySink<'_, P>) -> Result<(), EncodeError>,
     ) -> Result<(), EncodeError> {
+        if let Some(header) = self.header.as_mut() {
+            crate::metainfo::with(|m| m.write_backward(&mut header.metadata));
+        }
         let (framing, header, call) = (self.framing, self.header.as_ref(), self.call);
         let encode = |out: &mut BytesMut| {
             write(&mut FrameReplySink {
@@ -277,7 +281,13 @@ async fn run_in<P: Protocol, D: Dispatch>(
         replied: false,
         _protocol: PhantomData,
     };
-    let outcome = CatchUnwind::new(service.dispatch(call.name.as_str(), &mut r, &mut sink)).await;
+    // A call that came with a header runs in a metainfo scope of its own.
+    let info = frame
+        .header
+        .as_ref()
+        .map(|h| MetaInfo::from_request(&h.metadata));
+    let dispatch = service.dispatch(call.name.as_str(), &mut r, &mut sink);
+    let outcome = CatchUnwind::new(metainfo::scope_if(info, dispatch)).await;
     let failure = match outcome {
         Ok(Ok(())) => None,
         Ok(Err(e)) => Some(ApplicationException::new(

@@ -1,0 +1,121 @@
+//! Metainfo over TTHeader across two hops, Kitex's rules: persistent values reach every
+//! server down the chain, transient values only the next one, and backward values come
+//! back from the server that sent them to its caller.
+
+use ringrpc::codec::BytesStr;
+use ringrpc::metainfo::{self, MetaInfo};
+use ringrpc::rt::block_on;
+use ringrpc::{Client, Driver, Server};
+use ringrpc_examples::echo::echo::{base, echo};
+
+/// What a server saw of the metainfo, as text: `persist=…;transit=…`.
+fn seen() -> String {
+    metainfo::with(|m| {
+        let get = |v: Option<&BytesStr>| v.map_or("-".to_owned(), |v| v.to_string());
+        format!(
+            "persist={};transit={}",
+            get(m.persistent("trace")),
+            get(m.transient("tenant"))
+        )
+    })
+    .unwrap_or_else(|| "no scope".into())
+}
+
+/// The last hop: answers with what it saw and sends a backward value.
+#[derive(Debug, Clone, Default)]
+struct Leaf;
+
+impl base::Base for Leaf {
+    async fn ping(&self) -> Result<BytesStr, base::PingError> {
+        Ok("pong".into())
+    }
+}
+
+impl echo::Echo for Leaf {
+    async fn echo(&self, _msg: BytesStr) -> Result<BytesStr, echo::EchoError> {
+        metainfo::with(|m| m.send_backward("served-by", "leaf"));
+        Ok(seen().into())
+    }
+    async fn notify(&self, _event: BytesStr) -> Result<(), echo::NotifyError> {
+        Ok(())
+    }
+    async fn reset(&self) -> Result<(), echo::ResetError> {
+        Ok(())
+    }
+}
+
+/// The middle hop: calls the leaf, then answers with both views.
+#[derive(Debug, Clone)]
+struct Middle {
+    leaf: echo::Client<Client>,
+}
+
+impl base::Base for Middle {
+    async fn ping(&self) -> Result<BytesStr, base::PingError> {
+        Ok("pong".into())
+    }
+}
+
+impl echo::Echo for Middle {
+    async fn echo(&self, msg: BytesStr) -> Result<BytesStr, echo::EchoError> {
+        let here = seen();
+        let below = self.leaf.echo(msg).await?;
+        let leaf_said = metainfo::with(|m| m.received_backward("served-by").cloned()).flatten();
+        metainfo::with(|m| m.send_backward("served-by", "middle"));
+        Ok(format!("middle[{here}] leaf[{below}] leaf-backward[{leaf_said:?}]").into())
+    }
+    async fn notify(&self, _event: BytesStr) -> Result<(), echo::NotifyError> {
+        Ok(())
+    }
+    async fn reset(&self) -> Result<(), echo::ResetError> {
+        Ok(())
+    }
+}
+
+#[test]
+fn persistent_values_follow_the_chain_transient_ones_go_one_hop_backward_ones_come_back() {
+    let leaf = Server::builder()
+        .workers(1)
+        .serve("127.0.0.1:0", || echo::Server::new(Leaf))
+        .unwrap();
+    let leaf_client = Client::builder(&leaf.address().to_string())
+        .build()
+        .unwrap();
+    let middle = Server::builder()
+        .workers(1)
+        .serve("127.0.0.1:0", move || {
+            echo::Server::new(Middle {
+                leaf: echo::Client::new(leaf_client.clone()),
+            })
+        })
+        .unwrap();
+    let address = middle.address().to_string();
+    let (reply, backward, outside) = block_on(Driver::Auto, async move {
+        let client = echo::Client::new(Client::builder(&address).build().unwrap());
+        let mut info = MetaInfo::new();
+        info.set_persistent("trace", "t-42");
+        info.set_transient("tenant", "blue");
+        let (reply, backward) = metainfo::scope(info, async {
+            let reply = client.echo("hi".into()).await.unwrap();
+            let backward = metainfo::with(|m| m.received_backward("served-by").cloned());
+            (reply, backward.flatten())
+        })
+        .await;
+        // Outside a scope nothing is sent: the server sees an empty scope.
+        let outside = client.echo("hi".into()).await.unwrap();
+        (reply, backward, outside)
+    })
+    .unwrap();
+    assert_eq!(
+        reply.as_str(),
+        "middle[persist=t-42;transit=blue] leaf[persist=t-42;transit=-] \
+         leaf-backward[Some(\"leaf\")]"
+    );
+    assert_eq!(backward.as_deref(), Some("middle"));
+    assert_eq!(
+        outside.as_str(),
+        "middle[persist=-;transit=-] leaf[persist=-;transit=-] leaf-backward[Some(\"leaf\")]"
+    );
+    middle.shutdown().unwrap();
+    leaf.shutdown().unwrap();
+}
