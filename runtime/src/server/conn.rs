@@ -54,6 +54,8 @@ struct Shared {
     in_flight: Cell<usize>,
     /// Notified whenever a call finishes.
     finished: LocalNotify,
+    /// A frame held no readable message: the connection closes (nothing can be answered).
+    unreadable: Cell<bool>,
 }
 
 impl Shared {
@@ -103,6 +105,7 @@ pub(crate) async fn serve_connection<S, D>(
         parked: RefCell::new(VecDeque::new()),
         in_flight: Cell::new(0),
         finished: LocalNotify::default(),
+        unreadable: Cell::new(false),
     });
     let writer = {
         let shared = shared.clone();
@@ -146,7 +149,7 @@ pub(crate) async fn serve_connection<S, D>(
         while shared.in_flight.get() >= limits.max_in_flight {
             shared.finished.notified().await;
         }
-        if shared.outbox.failed() || drain.fired() {
+        if shared.outbox.failed() || shared.unreadable.get() || drain.fired() {
             break;
         }
         // Bytes a cancelled read may have taken are calls that never started: the
@@ -253,14 +256,16 @@ async fn run_in<P: Protocol, D: Dispatch>(
     limits: ConnLimits,
 ) -> Option<BytesMut> {
     let mut r = P::reader(&frame.payload, limits.decode);
-    let call = match r.read_message_begin() {
-        Ok(call) if matches!(call.kind, MessageType::Call | MessageType::Oneway) => call,
-        Ok(other) => {
-            tracing::warn!(kind = ?other.kind, "a server got a message that is not a call; ignored");
-            return None;
+    let (call, not_a_call) = match r.read_message_begin() {
+        Ok(call) => {
+            let not_a_call = !matches!(call.kind, MessageType::Call | MessageType::Oneway);
+            (call, not_a_call)
         }
         Err(e) => {
-            tracing::warn!("cannot read a call's message header; no reply possible: {e}");
+            // Without a name and sequence id nothing can be answered: close, so the peer
+            // learns at once instead of waiting for a reply that cannot come.
+            tracing::warn!("closing a connection whose message header is unreadable: {e}");
+            shared.unreadable.set(true);
             return None;
         }
     };
@@ -281,6 +286,20 @@ async fn run_in<P: Protocol, D: Dispatch>(
         replied: false,
         _protocol: PhantomData,
     };
+    if not_a_call {
+        tracing::warn!(kind = ?call.kind, "a server got a message that is not a call");
+        let error = ApplicationException::new(
+            ApplicationErrorKind::INVALID_MESSAGE_TYPE,
+            format!(
+                "a server takes CALL and ONEWAY messages, not {:?}",
+                call.kind
+            ),
+        );
+        if let Err(e) = sink.exception(&error) {
+            tracing::error!("cannot encode an exception reply: {e}");
+        }
+        return sink.parked;
+    }
     // A call that came with a header runs in a metainfo scope of its own.
     let info = frame
         .header
