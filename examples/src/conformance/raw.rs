@@ -99,6 +99,8 @@ impl RawConnection {
             match self.stream.read(&mut chunk) {
                 Ok(0) => return Err("the server closed the connection".into()),
                 Ok(n) => self.input.extend_from_slice(&chunk[..n]),
+                // The runtime's ring may interrupt a blocking read on this thread.
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
                 Err(e) => return Err(format!("no reply: {e}")),
             }
         }
