@@ -13,6 +13,7 @@ scripts/python-peers.sh
 step "cargo fmt --check (workspace, fuzz targets, benchmark peers)"
 cargo fmt --all -- --check
 cargo fmt --manifest-path codec/fuzz/Cargo.toml -- --check
+cargo fmt --manifest-path runtime/fuzz/Cargo.toml -- --check
 cargo fmt --manifest-path benches/peers/Cargo.toml -- --check
 
 step "cargo clippy --workspace --all-targets -D warnings"

@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")"
 secs="${1:-90}"
-for target in binary_decode compact_decode frame_decode detect; do
+for target in binary_decode compact_decode frame_decode detect headers; do
     mkdir -p "corpus/$target" "seeds/$target"
     echo "== $target (${secs}s)"
     cargo fuzz run --sanitizer none "$target" "corpus/$target" "seeds/$target" ../tests/golden/vectors \

@@ -29,11 +29,12 @@ fn replay(dir: &Path, target: Target) -> usize {
 fn seeds_and_golden_vectors_never_panic() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let golden = root.join("tests/golden/vectors");
-    let targets: [(&str, Target); 4] = [
+    let targets: [(&str, Target); 5] = [
         ("binary_decode", fuzz_checks::binary),
         ("compact_decode", fuzz_checks::compact),
         ("frame_decode", fuzz_checks::frames),
         ("detect", fuzz_checks::detect),
+        ("headers", fuzz_checks::headers),
     ];
     let mut total = 0;
     for (name, target) in targets {
@@ -41,7 +42,7 @@ fn seeds_and_golden_vectors_never_panic() {
         total += replay(&golden, target);
     }
     assert!(
-        total >= 4 * 59,
+        total >= 5 * 59,
         "expected the seeds and golden vectors, replayed {total}"
     );
 }

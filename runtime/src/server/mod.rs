@@ -112,6 +112,22 @@ impl ServerBuilder {
         self
     }
 
+    /// Serves one stream that is already connected (a socket pair, an inherited socket)
+    /// on the current runtime, with this builder's limits, until the peer closes it or
+    /// sends bytes that cannot be framed. The worker settings do not apply.
+    pub async fn serve_stream<S, D>(&self, stream: S, service: D)
+    where
+        S: AsyncReadRent + AsyncWriteRent + Split + 'static,
+        D: Dispatch + 'static,
+    {
+        let limits = ConnLimits {
+            decode: self.decode,
+            max_in_flight: self.max_in_flight,
+        };
+        let (drain, abort) = (Broadcast::default(), Broadcast::default());
+        serve_connection(stream, Rc::new(service), limits, &drain, &abort).await;
+    }
+
     /// Starts serving `address` (`tcp://host:port`, `unix:///path` or `host:port`) on the
     /// workers; each builds its own service with `make_service`.
     pub fn serve<F, D>(self, address: &str, make_service: F) -> Result<RunningServer, ServeError>
