@@ -288,3 +288,54 @@ fn ringrpc_ttheader() {
     };
     cross(Peer::Ringrpc, Peer::Ringrpc, wire, &[], OUR_CHECKS + 1);
 }
+
+/// The client's exit status tells: a server that is not ThriftTest fails the checks (1),
+/// bad options are a setup error (2).
+#[test]
+fn the_client_exits_non_zero_when_checks_fail() {
+    use ringrpc::Server;
+    use ringrpc_examples::echo::echo::echo;
+    use ringrpc_examples::echo_service::EchoHandler;
+
+    let echo_server = Server::builder()
+        .workers(1)
+        .serve("127.0.0.1:0", || echo::Server::new(EchoHandler::default()))
+        .expect("the echo server starts");
+    let port = echo_server
+        .address()
+        .to_string()
+        .rsplit(':')
+        .next()
+        .unwrap()
+        .to_owned();
+    let output = run_bounded(
+        {
+            let mut cmd = Command::new(OUR_CLIENT);
+            cmd.arg(format!("--port={port}")).arg("--timeout-ms=2000");
+            cmd
+        },
+        Duration::from_secs(120),
+    );
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(1), "{stdout}");
+    assert!(stdout.contains("FAIL testString.empty: "), "{stdout}");
+    let summary = stdout.lines().last().unwrap_or_default();
+    let failed: usize = summary
+        .split(", ")
+        .nth(1)
+        .and_then(|s| s.strip_suffix(" failed"))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no summary line in\n{stdout}"));
+    assert!(failed > 60, "{stdout}");
+    echo_server.shutdown().unwrap();
+
+    let bad = Command::new(OUR_CLIENT)
+        .args(["--ttheader", "--protocol=compact"])
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&bad.stderr)
+            .contains("--ttheader carries `--protocol binary` only")
+    );
+}

@@ -1,6 +1,7 @@
 //! Hostile input against a live ThriftTest server: each malformed-input class of WIRE.md §4
 //! (truncated frames, negative and lying lengths, depth bombs, wrong wire types, unknown
-//! methods, garbage, 1-byte writes, slowloris, connection storms) is fired at the server
+//! methods, garbage, 1-byte writes, slowloris held and trickled, connection churn) is fired at
+//! the server
 //! while a well-behaved client keeps calling. For every class the attacker must see the
 //! right outcome (a `TApplicationException` where the protocol allows one, else a clean
 //! close), nothing may panic, the process's peak RSS must stay bounded (no allocation of
@@ -39,6 +40,9 @@ enum Outcome {
     /// Not observed (the attacker hangs up itself).
     Dropped,
 }
+
+/// The server's `frame_timeout` here: how long a started frame may take to finish.
+const FRAME_TIMEOUT: Duration = Duration::from_millis(400);
 
 const UNKNOWN_METHOD: Outcome = Outcome::Exception(1);
 const INVALID_MESSAGE_TYPE: Outcome = Outcome::Exception(2);
@@ -350,15 +354,41 @@ fn classes() -> Vec<Class> {
         }),
         class(
             "slowloris: 64 connections hold half a frame",
-            Outcome::HeldOpen,
+            Outcome::Closed,
             |server| {
                 let frame = test_i32_frame(3);
                 let mut held: Vec<TcpStream> = (0..64).map(|_| connect(server)).collect();
                 for stream in &mut held {
                     stream.write_all(&frame[..frame.len() / 2]).unwrap();
                 }
-                std::thread::sleep(Duration::from_millis(200));
-                observe(&mut held[0], Duration::from_millis(300))
+                // Every one is closed once the frame timeout passes.
+                let outcomes: Vec<Outcome> = held
+                    .iter_mut()
+                    .map(|s| observe(s, FRAME_TIMEOUT * 4))
+                    .collect();
+                match outcomes.iter().find(|o| **o != Outcome::Closed) {
+                    Some(other) => *other,
+                    None => Outcome::Closed,
+                }
+            },
+        ),
+        class(
+            "slowloris: a frame trickled a byte per 50 ms",
+            Outcome::Closed,
+            |server| {
+                let frame = test_i32_frame(4);
+                let mut stream = connect(server);
+                let started = Instant::now();
+                for byte in frame.iter().take(frame.len() - 1) {
+                    if stream.write_all(&[*byte]).is_err() {
+                        return Outcome::Closed;
+                    }
+                    if started.elapsed() > FRAME_TIMEOUT * 2 {
+                        break;
+                    }
+                    std::thread::sleep(Duration::from_millis(50));
+                }
+                observe(&mut stream, FRAME_TIMEOUT * 4)
             },
         ),
         class(
@@ -466,6 +496,7 @@ fn hostile_input_gets_typed_errors_or_clean_closes_while_others_are_served() {
     let server = Server::builder()
         .workers(1)
         .cores(vec![0])
+        .frame_timeout(Some(FRAME_TIMEOUT))
         .serve("127.0.0.1:0", || {
             thrift_test::Server::new(ThriftTestHandler::default())
         })

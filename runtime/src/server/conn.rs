@@ -9,6 +9,7 @@ use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::marker::PhantomData;
 use std::rc::Rc;
+use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
 use monoio::io::{AsyncReadRent, AsyncWriteRent, Split, Splitable};
@@ -32,6 +33,8 @@ pub(crate) struct ConnLimits {
     pub(crate) decode: DecodeLimits,
     /// Calls running at once on one connection; reading pauses at the limit.
     pub(crate) max_in_flight: usize,
+    /// How long the rest of a started frame may take to arrive.
+    pub(crate) frame_timeout: Option<Duration>,
 }
 
 /// A call's place in the reply order.
@@ -114,11 +117,14 @@ pub(crate) async fn serve_connection<S, D>(
     let mut decoder = FrameDecoder::new(limits.decode);
     let mut reading = ReadBuffer::default();
     let mut next_index = 0u64;
+    // When the bytes of the unfinished frame at the front of the buffer began arriving.
+    let mut partial_since: Option<Instant> = None;
     let mut calls = InlineFirst::default();
     'read: loop {
         loop {
             match decoder.decode(&mut reading.buf) {
                 Ok(Some(frame)) => {
+                    partial_since = None;
                     if next_index == 0 {
                         shared
                             .ordered
@@ -152,11 +158,31 @@ pub(crate) async fn serve_connection<S, D>(
         if shared.outbox.failed() || shared.unreadable.get() || drain.fired() {
             break;
         }
+        // A started frame must be finished within `frame_timeout` of its first bytes.
+        let frame_deadline = match (limits.frame_timeout, reading.buf.is_empty()) {
+            (Some(timeout), false) => {
+                Some(*partial_since.get_or_insert_with(Instant::now) + timeout)
+            }
+            _ => {
+                partial_since = None;
+                None
+            }
+        };
+        let stalled = async {
+            match frame_deadline {
+                Some(deadline) => monoio::time::sleep_until(deadline.into()).await,
+                None => std::future::pending().await,
+            }
+        };
         // Bytes a cancelled read may have taken are calls that never started: the
         // connection closes and their callers see it.
         let read = monoio::select! {
             read = reading.read_from(&mut reader) => Some(read),
             _ = drain.wait() => None,
+            _ = stalled => {
+                tracing::debug!("closing a connection that did not finish a frame in time");
+                None
+            }
         };
         let Some(read) = read else {
             break;

@@ -31,6 +31,7 @@ pub struct ServerBuilder {
     decode: DecodeLimits,
     max_in_flight: usize,
     max_connections: usize,
+    frame_timeout: Option<Duration>,
 }
 
 /// The entry point: [`Server::builder`].
@@ -45,6 +46,7 @@ impl Server {
             decode: DecodeLimits::default(),
             max_in_flight: 1024,
             max_connections: 100_000,
+            frame_timeout: Some(Duration::from_secs(30)),
         }
     }
 }
@@ -106,6 +108,22 @@ impl ServerBuilder {
         self
     }
 
+    /// How long a connection may take to send the rest of a frame it has started (default
+    /// 30 s; `None`: forever). A peer that sends part of a frame and stalls (slowloris) is
+    /// closed when this passes; idle connections between frames are not affected.
+    pub fn frame_timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.frame_timeout = timeout;
+        self
+    }
+
+    fn conn_limits(&self) -> ConnLimits {
+        ConnLimits {
+            decode: self.decode,
+            max_in_flight: self.max_in_flight,
+            frame_timeout: self.frame_timeout,
+        }
+    }
+
     /// Connections open at once, server-wide (default 100,000); more are closed at accept.
     pub fn max_connections(mut self, connections: usize) -> Self {
         self.max_connections = connections;
@@ -120,10 +138,7 @@ impl ServerBuilder {
         S: AsyncReadRent + AsyncWriteRent + Split + 'static,
         D: Dispatch + 'static,
     {
-        let limits = ConnLimits {
-            decode: self.decode,
-            max_in_flight: self.max_in_flight,
-        };
+        let limits = self.conn_limits();
         let (drain, abort) = (Broadcast::default(), Broadcast::default());
         serve_connection(stream, Rc::new(service), limits, &drain, &abort).await;
     }
@@ -149,10 +164,7 @@ impl ServerBuilder {
         let listeners = Arc::new(listeners);
         let (stop, stopped) = flume::unbounded::<Instant>();
         let connections = Arc::new(AtomicUsize::new(0));
-        let limits = ConnLimits {
-            decode: self.decode,
-            max_in_flight: self.max_in_flight,
-        };
+        let limits = self.conn_limits();
         let max_connections = self.max_connections;
         let threads = spawn_workers(&self.workers, move |worker| {
             let listener = listeners[worker].lock().ok().and_then(|mut l| l.take());
