@@ -11,21 +11,17 @@ use std::time::Duration;
 use clap::Parser;
 use ringrpc::rt::block_on;
 use ringrpc::{Client, Driver, PoolMode};
-use ringrpc_examples::conformance::Wire;
 use ringrpc_examples::conformance::checks::{Report, run_all};
 use ringrpc_examples::conformance::raw::RawTarget;
+use ringrpc_examples::conformance::{Endpoint, Wire};
 use ringrpc_examples::thrift_test::thrift_test::thrift_test;
 
 /// Checks a ThriftTest server.
 #[derive(Debug, Parser)]
 #[command(version, about)]
 struct Args {
-    /// The server's host.
-    #[arg(long, default_value = "127.0.0.1")]
-    host: String,
-    /// The server's port.
-    #[arg(long, default_value_t = 9090)]
-    port: u16,
+    #[command(flatten)]
+    endpoint: Endpoint,
     /// Checks not to run, comma-separated (e.g. `testUuid.nil,seqid.negative`).
     #[arg(long, value_delimiter = ',')]
     skip: Vec<String>,
@@ -40,11 +36,16 @@ fn main() -> ExitCode {
     let args = Args::parse();
     let setup = || -> Result<(SocketAddr, RawTarget), String> {
         let dialect = args.wire.dialect().map_err(|e| e.to_string())?;
-        let address = (args.host.as_str(), args.port)
+        let address = (args.endpoint.host.as_str(), args.endpoint.port)
             .to_socket_addrs()
-            .map_err(|e| format!("cannot resolve {}:{}: {e}", args.host, args.port))?
+            .map_err(|e| {
+                format!(
+                    "cannot resolve {}:{}: {e}",
+                    args.endpoint.host, args.endpoint.port
+                )
+            })?
             .next()
-            .ok_or_else(|| format!("{} has no address", args.host))?;
+            .ok_or_else(|| format!("{} has no address", args.endpoint.host))?;
         Ok((address, RawTarget { address, dialect }))
     };
     let (address, raw) = match setup() {

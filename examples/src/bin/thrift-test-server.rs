@@ -11,20 +11,16 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use ringrpc::Server;
-use ringrpc_examples::conformance::Wire;
 use ringrpc_examples::conformance::handler::ThriftTestHandler;
+use ringrpc_examples::conformance::{Endpoint, Wire};
 use ringrpc_examples::thrift_test::thrift_test::thrift_test;
 
 /// Serves ThriftTest until killed.
 #[derive(Debug, Parser)]
 #[command(version, about)]
 struct Args {
-    /// The address to listen on.
-    #[arg(long, default_value = "127.0.0.1")]
-    host: String,
-    /// The port (0: any free port; see --port-file).
-    #[arg(long, default_value_t = 9090)]
-    port: u16,
+    #[command(flatten)]
+    endpoint: Endpoint,
     /// Write the bound port to this file once listening.
     #[arg(long)]
     port_file: Option<PathBuf>,
@@ -45,7 +41,7 @@ fn main() -> ExitCode {
     if let Some(workers) = args.workers {
         builder = builder.workers(workers);
     }
-    let address = format!("{}:{}", args.host, args.port);
+    let address = format!("{}:{}", args.endpoint.host, args.endpoint.port);
     let server = match builder.serve(&address, || {
         thrift_test::Server::new(ThriftTestHandler::default())
     }) {

@@ -9,6 +9,49 @@ pub mod raw;
 use ringrpc::codec::ProtocolId;
 use ringrpc::codec::frame::{Dialect, Framing};
 
+/// Every dialect a ringrpc server accepts (TTHeader carries binary only), by name.
+pub const DIALECTS: [(&str, Dialect); 7] = [
+    (
+        "framed-binary",
+        Dialect::new(Framing::Framed, ProtocolId::Binary),
+    ),
+    (
+        "framed-compact",
+        Dialect::new(Framing::Framed, ProtocolId::Compact),
+    ),
+    (
+        "buffered-binary",
+        Dialect::new(Framing::Unframed, ProtocolId::Binary),
+    ),
+    (
+        "buffered-compact",
+        Dialect::new(Framing::Unframed, ProtocolId::Compact),
+    ),
+    (
+        "theader-binary",
+        Dialect::new(Framing::THeader, ProtocolId::Binary),
+    ),
+    (
+        "theader-compact",
+        Dialect::new(Framing::THeader, ProtocolId::Compact),
+    ),
+    (
+        "ttheader-binary",
+        Dialect::new(Framing::TTHeader, ProtocolId::Binary),
+    ),
+];
+
+/// Where a binary listens or connects.
+#[derive(Debug, Clone, clap::Args)]
+pub struct Endpoint {
+    /// The host: the address to listen on, or the server's.
+    #[arg(long, default_value = "127.0.0.1")]
+    pub host: String,
+    /// The port (a server's 0: any free port).
+    #[arg(long, default_value_t = 9090)]
+    pub port: u16,
+}
+
 /// `--protocol`, as in Apache's cross runner.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum ProtocolArg {

@@ -9,13 +9,46 @@ use std::time::Duration;
 
 use ringrpc::codec::frame::{Dialect, Frame, FrameDecoder, Framing, HeaderInfo, encode_frame};
 use ringrpc::codec::{
-    Binary, BytesMut, BytesStr, Compact, Decode, DecodeLimits, Encode, MessageHeader, MessageType,
-    Protocol, ProtocolId, ProtocolReader,
+    Binary, BytesMut, BytesStr, Compact, Decode, DecodeLimits, Encode, EncodeError, MessageHeader,
+    MessageType, Metadata, Protocol, ProtocolId, ProtocolReader,
 };
 use ringrpc::method::Reply;
 
 use super::checks::Report;
 use crate::thrift_test::thrift_test::thrift_test::{TestI32Args, TestOnewayArgs};
+
+/// Appends one message (`name`, `kind`, `seq_id`, then `body`) framed in `dialect`, with a
+/// TTHeader/THeader header carrying `metadata` where the framing has one.
+pub fn encode_message<T: Encode>(
+    dialect: Dialect,
+    name: &'static str,
+    kind: MessageType,
+    seq_id: i32,
+    body: &T,
+    metadata: Metadata,
+    out: &mut BytesMut,
+) -> Result<(), EncodeError> {
+    let message = MessageHeader {
+        name: BytesStr::from_static(name),
+        kind,
+        seq_id,
+    };
+    let header =
+        matches!(dialect.framing, Framing::TTHeader | Framing::THeader).then(|| HeaderInfo {
+            seq_id,
+            metadata,
+            ..HeaderInfo::default()
+        });
+    let framing = dialect.framing;
+    match dialect.protocol {
+        ProtocolId::Binary => {
+            encode_frame::<Binary, _, _>(framing, header.as_ref(), &message, body, out)
+        }
+        ProtocolId::Compact => {
+            encode_frame::<Compact, _, _>(framing, header.as_ref(), &message, body, out)
+        }
+    }
+}
 
 /// Where the raw checks connect, and what they speak.
 #[derive(Debug, Clone, Copy)]
@@ -59,28 +92,16 @@ impl RawConnection {
         seq_id: i32,
         args: &A,
     ) -> Result<(), String> {
-        let message = MessageHeader {
-            name: BytesStr::from_static(name),
+        let mut out = BytesMut::new();
+        encode_message(
+            self.dialect,
+            name,
             kind,
             seq_id,
-        };
-        let header =
-            matches!(self.dialect.framing, Framing::TTHeader | Framing::THeader).then(|| {
-                HeaderInfo {
-                    seq_id,
-                    ..HeaderInfo::default()
-                }
-            });
-        let mut out = BytesMut::new();
-        let framing = self.dialect.framing;
-        match self.dialect.protocol {
-            ProtocolId::Binary => {
-                encode_frame::<Binary, _, _>(framing, header.as_ref(), &message, args, &mut out)
-            }
-            ProtocolId::Compact => {
-                encode_frame::<Compact, _, _>(framing, header.as_ref(), &message, args, &mut out)
-            }
-        }
+            args,
+            Metadata::new(),
+            &mut out,
+        )
         .map_err(|e| format!("cannot encode {name}: {e}"))?;
         self.stream
             .write_all(&out)

@@ -11,46 +11,14 @@ use std::cell::RefCell;
 use std::time::Duration;
 
 use monoio::io::AsyncWriteRentExt;
-use ringrpc::codec::frame::{Dialect, Framing, HeaderInfo, encode_frame};
-use ringrpc::codec::{
-    Binary, BytesMut, BytesStr, Compact, Encode, MessageHeader, MessageType, ProtocolId,
-};
+use ringrpc::codec::frame::Dialect;
+use ringrpc::codec::{BytesMut, BytesStr, Encode, MessageType, Metadata};
 use ringrpc::method::Reply;
 use ringrpc::{Client, PoolMode};
+use ringrpc_examples::conformance::DIALECTS;
+use ringrpc_examples::conformance::raw::encode_message;
 use ringrpc_examples::thrift_test::thrift_test::thrift_test::{self as service};
 use ringrpc_examples::thrift_test::thrift_test::{Insanity, Numberz, Xtruct};
-
-/// The dialects a client can speak; the first input byte picks one.
-const DIALECTS: [(&str, Dialect); 7] = [
-    (
-        "framed-binary",
-        Dialect::new(Framing::Framed, ProtocolId::Binary),
-    ),
-    (
-        "framed-compact",
-        Dialect::new(Framing::Framed, ProtocolId::Compact),
-    ),
-    (
-        "buffered-binary",
-        Dialect::new(Framing::Unframed, ProtocolId::Binary),
-    ),
-    (
-        "buffered-compact",
-        Dialect::new(Framing::Unframed, ProtocolId::Compact),
-    ),
-    (
-        "theader-binary",
-        Dialect::new(Framing::THeader, ProtocolId::Binary),
-    ),
-    (
-        "theader-compact",
-        Dialect::new(Framing::THeader, ProtocolId::Compact),
-    ),
-    (
-        "ttheader-binary",
-        Dialect::new(Framing::TTHeader, ProtocolId::Binary),
-    ),
-];
 
 /// The sequence ids of the first three calls on a fresh multiplexed connection: slot in
 /// the low 16 bits, generation (counting from 1) above.
@@ -168,27 +136,17 @@ fn reply<R: Encode>(
     result: &R,
     out: &mut BytesMut,
 ) {
-    let message = MessageHeader {
-        name: BytesStr::from_static(name),
-        kind: MessageType::Reply,
+    let mut metadata = Metadata::new();
+    metadata.insert("RPC_BACKWARD_cost", "1");
+    encode_message(
+        dialect,
+        name,
+        MessageType::Reply,
         seq_id,
-    };
-    let header = matches!(dialect.framing, Framing::THeader | Framing::TTHeader).then(|| {
-        let mut header = HeaderInfo {
-            seq_id,
-            ..HeaderInfo::default()
-        };
-        header.metadata.insert("RPC_BACKWARD_cost", "1");
-        header
-    });
-    match dialect.protocol {
-        ProtocolId::Binary => {
-            encode_frame::<Binary, _, _>(dialect.framing, header.as_ref(), &message, result, out)
-        }
-        ProtocolId::Compact => {
-            encode_frame::<Compact, _, _>(dialect.framing, header.as_ref(), &message, result, out)
-        }
-    }
+        result,
+        metadata,
+        out,
+    )
     .expect("a seed encodes");
 }
 

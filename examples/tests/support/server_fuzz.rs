@@ -12,12 +12,14 @@ use std::time::Duration;
 
 use monoio::io::{AsyncReadRent, AsyncWriteRent, AsyncWriteRentExt, Splitable};
 use ringrpc::Server;
-use ringrpc::codec::frame::{Dialect, FrameDecoder, Framing, HeaderInfo, encode_frame};
+use ringrpc::codec::frame::{Dialect, FrameDecoder};
 use ringrpc::codec::{
-    Binary, Bytes, BytesMut, BytesStr, Compact, DecodeLimits, Encode, MessageHeader, MessageType,
-    Protocol, ProtocolId, ProtocolReader, Uuid,
+    Binary, Bytes, BytesMut, Compact, DecodeLimits, Encode, MessageType, Metadata, Protocol,
+    ProtocolId, ProtocolReader, Uuid,
 };
+use ringrpc_examples::conformance::DIALECTS;
 use ringrpc_examples::conformance::handler::ThriftTestHandler;
+use ringrpc_examples::conformance::raw::encode_message;
 use ringrpc_examples::thrift_test::thrift_test::thrift_test::{self as service, *};
 use ringrpc_examples::thrift_test::thrift_test::{Insanity, Numberz, Xtruct, Xtruct2};
 
@@ -130,38 +132,6 @@ fn message_kind<P: Protocol>(payload: &Bytes) -> MessageType {
         .kind
 }
 
-/// Every dialect a server accepts.
-const DIALECTS: [(&str, Dialect); 7] = [
-    (
-        "framed-binary",
-        Dialect::new(Framing::Framed, ProtocolId::Binary),
-    ),
-    (
-        "framed-compact",
-        Dialect::new(Framing::Framed, ProtocolId::Compact),
-    ),
-    (
-        "buffered-binary",
-        Dialect::new(Framing::Unframed, ProtocolId::Binary),
-    ),
-    (
-        "buffered-compact",
-        Dialect::new(Framing::Unframed, ProtocolId::Compact),
-    ),
-    (
-        "theader-binary",
-        Dialect::new(Framing::THeader, ProtocolId::Binary),
-    ),
-    (
-        "theader-compact",
-        Dialect::new(Framing::THeader, ProtocolId::Compact),
-    ),
-    (
-        "ttheader-binary",
-        Dialect::new(Framing::TTHeader, ProtocolId::Binary),
-    ),
-];
-
 /// One call of `name` with `args`, framed in `dialect`, with a metainfo header where the
 /// framing has one.
 fn call<A: Encode>(dialect: Dialect, name: &'static str, args: &A, out: &mut BytesMut) {
@@ -170,28 +140,9 @@ fn call<A: Encode>(dialect: Dialect, name: &'static str, args: &A, out: &mut Byt
     } else {
         MessageType::Call
     };
-    let message = MessageHeader {
-        name: BytesStr::from_static(name),
-        kind,
-        seq_id: 7,
-    };
-    let header = matches!(dialect.framing, Framing::THeader | Framing::TTHeader).then(|| {
-        let mut header = HeaderInfo {
-            seq_id: 7,
-            ..HeaderInfo::default()
-        };
-        header.metadata.insert("RPC_PERSIST_trace", "t");
-        header
-    });
-    match dialect.protocol {
-        ProtocolId::Binary => {
-            encode_frame::<Binary, _, _>(dialect.framing, header.as_ref(), &message, args, out)
-        }
-        ProtocolId::Compact => {
-            encode_frame::<Compact, _, _>(dialect.framing, header.as_ref(), &message, args, out)
-        }
-    }
-    .expect("a seed encodes");
+    let mut metadata = Metadata::new();
+    metadata.insert("RPC_PERSIST_trace", "t");
+    encode_message(dialect, name, kind, 7, args, metadata, out).expect("a seed encodes");
 }
 
 /// The seed corpus: `(file name, input)` for one call of every ThriftTest method in every
