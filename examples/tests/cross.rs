@@ -339,3 +339,65 @@ fn the_client_exits_non_zero_when_checks_fail() {
             .contains("--ttheader carries `--protocol binary` only")
     );
 }
+
+/// Apache's `limit_string_length` and `limit_container_length` feature tests: with
+/// `--string-limit=50 --container-limit=50` the limit passes and one more fails with a
+/// protocol error, on a connection that keeps serving.
+#[test]
+fn string_and_container_limits_hold_at_the_limit_and_fail_one_past_it() {
+    use ringrpc::codec::ApplicationErrorKind;
+    use ringrpc::rt::block_on;
+    use ringrpc::{CallError, Client, Driver, PoolMode};
+    use ringrpc_examples::thrift_test::thrift_test::thrift_test;
+
+    let dir = tempdir("limits");
+    let port_file = dir.join("port");
+    let mut server = Running(
+        Command::new(OUR_SERVER)
+            .args([
+                "--port=0",
+                "--workers=1",
+                "--string-limit=50",
+                "--container-limit=50",
+            ])
+            .arg(format!("--port-file={}", port_file.display()))
+            .spawn()
+            .unwrap(),
+    );
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let port: u16 = loop {
+        if let Some(port) = std::fs::read_to_string(&port_file)
+            .ok()
+            .and_then(|s| s.parse().ok())
+        {
+            break port;
+        }
+        assert!(Instant::now() < deadline && server.0.try_wait().unwrap().is_none());
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    block_on(Driver::Auto, async move {
+        let client = thrift_test::Client::new(
+            Client::builder(&format!("127.0.0.1:{port}"))
+                .framing(ringrpc::codec::frame::Framing::Framed)
+                .pool_mode(PoolMode::PingPong { max_connections: 1 })
+                .build()
+                .unwrap(),
+        );
+        let is_protocol_error = |e: &CallError| {
+            matches!(e, CallError::Application(a) if a.kind == ApplicationErrorKind::PROTOCOL_ERROR)
+        };
+        let at_limit = "x".repeat(50);
+        assert_eq!(client.test_string(at_limit.clone().into()).await.unwrap(), at_limit.as_str());
+        let over = client.test_string("x".repeat(51).into()).await.unwrap_err();
+        assert!(is_protocol_error(&over), "{over:?}");
+        let list: Vec<i32> = (0..50).collect();
+        assert_eq!(client.test_list(list.clone()).await.unwrap(), list);
+        let over = client.test_list((0..51).collect()).await.unwrap_err();
+        assert!(is_protocol_error(&over), "{over:?}");
+        // The connection still serves.
+        assert_eq!(client.test_i32(5).await.unwrap(), 5);
+        assert_eq!(client.channel().stats().connects, 1);
+    })
+    .unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -11,6 +11,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use ringrpc::Server;
+use ringrpc::codec::DecodeLimits;
 use ringrpc_examples::conformance::handler::ThriftTestHandler;
 use ringrpc_examples::conformance::{Endpoint, Wire};
 use ringrpc_examples::thrift_test::thrift_test::thrift_test;
@@ -24,6 +25,13 @@ struct Args {
     /// Write the bound port to this file once listening.
     #[arg(long)]
     port_file: Option<PathBuf>,
+    /// The longest string or binary accepted, in bytes (Apache's feature test: the limit
+    /// passes, one more fails with a protocol error).
+    #[arg(long)]
+    string_limit: Option<usize>,
+    /// The most elements accepted in one list, set or map.
+    #[arg(long)]
+    container_limit: Option<usize>,
     /// Worker threads, one per core (default: every core).
     #[arg(long)]
     workers: Option<usize>,
@@ -37,7 +45,14 @@ fn main() -> ExitCode {
         eprintln!("thrift-test-server: {e}");
         return ExitCode::from(2);
     }
-    let mut builder = Server::builder();
+    let mut limits = DecodeLimits::default();
+    if let Some(max) = args.string_limit {
+        limits = limits.with_max_string_len(max);
+    }
+    if let Some(max) = args.container_limit {
+        limits = limits.with_max_container_len(max);
+    }
+    let mut builder = Server::builder().decode_limits(limits);
     if let Some(workers) = args.workers {
         builder = builder.workers(workers);
     }

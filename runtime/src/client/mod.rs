@@ -164,6 +164,14 @@ impl ClientBuilder {
         self
     }
 
+    /// Bounds on what replies may hold: frame, string and container sizes and nesting
+    /// depth (default [`DecodeLimits::default`]). A reply that breaks one fails its call
+    /// with [`CallError::Decode`].
+    pub fn decode_limits(mut self, limits: DecodeLimits) -> Self {
+        self.settings.limits = limits;
+        self
+    }
+
     /// How each core's connections carry calls (default: multiplexed, 1–2 connections).
     pub fn pool_mode(mut self, mode: PoolMode) -> Self {
         self.settings.pool.mode = mode;

@@ -95,6 +95,15 @@ impl ServerBuilder {
         self
     }
 
+    /// Every bound on what callers send: frame, string and container sizes and nesting
+    /// depth ([`DecodeLimits`], defaults: 16 MiB, 16 MiB, 16 Mi elements, 64). A call whose
+    /// arguments break a bound gets a `TApplicationException` (PROTOCOL_ERROR); a frame
+    /// over the limit closes its connection.
+    pub fn decode_limits(mut self, limits: DecodeLimits) -> Self {
+        self.decode = limits;
+        self
+    }
+
     /// The largest frame accepted (default 16 MiB); a larger one closes the connection.
     pub fn max_frame(mut self, bytes: usize) -> Self {
         self.decode.max_frame_len = bytes;
