@@ -36,6 +36,37 @@ pub struct Report<W> {
     pub failed: usize,
     /// Checks skipped on request.
     pub skipped: usize,
+    /// The Apache cross runner's exit-code bits of the groups that had a failure.
+    pub failed_groups: u8,
+}
+
+/// Apache's cross-runner client exit code bits (`test/README.md`): which group of checks
+/// failed. 0 means every check passed.
+pub mod exit_bits {
+    /// Base types: strings, numbers, binary, uuid, enums, typedefs, void.
+    pub const BASE_TYPES: u8 = 1;
+    /// Structs: struct, nest, insanity, multi.
+    pub const STRUCTS: u8 = 2;
+    /// Containers: maps, sets, lists.
+    pub const CONTAINERS: u8 = 4;
+    /// Exceptions.
+    pub const EXCEPTIONS: u8 = 8;
+    /// Anything else (sequence ids, oneway, unknown methods, metainfo) and setup errors.
+    pub const UNKNOWN: u8 = 64;
+}
+
+/// The exit-code group of the check `name`.
+pub fn group_of(name: &str) -> u8 {
+    let method = name.split('.').next().unwrap_or(name);
+    match method {
+        "testStruct" | "testNest" | "testInsanity" | "testMulti" => exit_bits::STRUCTS,
+        "testMap" | "testStringMap" | "testSet" | "testList" | "testMapMap" => {
+            exit_bits::CONTAINERS
+        }
+        "testException" | "testMultiException" => exit_bits::EXCEPTIONS,
+        m if m.starts_with("test") && m != "testOneway" => exit_bits::BASE_TYPES,
+        _ => exit_bits::UNKNOWN,
+    }
 }
 
 impl<W: Write> Report<W> {
@@ -47,6 +78,7 @@ impl<W: Write> Report<W> {
             passed: 0,
             failed: 0,
             skipped: 0,
+            failed_groups: 0,
         }
     }
 
@@ -63,6 +95,7 @@ impl<W: Write> Report<W> {
                 }
                 Err(why) => {
                     self.failed += 1;
+                    self.failed_groups |= group_of(name);
                     format!("FAIL {name}: {why}")
                 }
             }
@@ -569,4 +602,50 @@ async fn exceptions<C: Channel, W: Write>(client: &Client<C>, report: &mut Repor
             }
         })
         .await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn checks_fall_into_apache_exit_code_groups() {
+        assert_eq!(group_of("testString.empty"), exit_bits::BASE_TYPES);
+        assert_eq!(group_of("testVoid"), exit_bits::BASE_TYPES);
+        assert_eq!(group_of("testInsanity"), exit_bits::STRUCTS);
+        assert_eq!(group_of("testMapMap"), exit_bits::CONTAINERS);
+        assert_eq!(
+            group_of("testMultiException.Xception2"),
+            exit_bits::EXCEPTIONS
+        );
+        assert_eq!(group_of("testOneway"), exit_bits::UNKNOWN);
+        assert_eq!(group_of("seqid.wrap"), exit_bits::UNKNOWN);
+    }
+
+    #[test]
+    fn a_report_counts_prints_and_skips() {
+        let mut out = Vec::new();
+        let mut report = Report::new(&mut out, ["testI32.skipped".to_owned()]);
+        let run = async {
+            report.check("testI32.ok", async { Ok(()) }).await;
+            report
+                .check("testList.bad", async { Err("wrong".into()) })
+                .await;
+            report
+                .check("testI32.skipped", async {
+                    panic!("a skipped check does not run")
+                })
+                .await;
+        };
+        ringrpc::rt::block_on(ringrpc::Driver::Epoll, run).unwrap();
+        assert_eq!((report.passed, report.failed, report.skipped), (1, 1, 1));
+        assert_eq!(report.failed_groups, exit_bits::CONTAINERS);
+        assert_eq!(report.summary(), "1 passed, 1 failed");
+        drop(report);
+        let printed = String::from_utf8(out).unwrap();
+        assert_eq!(
+            printed,
+            "ok   testI32.ok\nFAIL testList.bad: wrong\nskip testI32.skipped: skipped on request\n"
+        );
+    }
 }
