@@ -6,6 +6,7 @@
 
 pub mod call;
 pub mod client;
+pub mod governance;
 pub mod metainfo;
 pub mod method;
 pub mod rt;
