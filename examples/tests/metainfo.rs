@@ -21,6 +21,15 @@ fn seen() -> String {
     .unwrap_or_else(|| "no scope".into())
 }
 
+/// The W3C trace a server saw: `traceparent` and `tracestate`, or `-`.
+fn seen_trace() -> String {
+    metainfo::with(|m| match m.trace() {
+        Some(context) => format!("{context} {}", m.trace_state().map_or("-", |s| s.as_str())),
+        None => "-".to_owned(),
+    })
+    .unwrap_or_default()
+}
+
 /// The last hop: answers with what it saw and sends a backward value.
 #[derive(Debug, Clone, Default)]
 struct Leaf;
@@ -33,7 +42,11 @@ impl base::Base for Leaf {
 
 impl echo::Echo for Leaf {
     async fn echo(&self, _msg: BytesStr) -> Result<BytesStr, echo::EchoError> {
-        metainfo::with(|m| m.send_backward("served-by", "leaf"));
+        let trace = seen_trace();
+        metainfo::with(|m| {
+            m.send_backward("served-by", "leaf");
+            m.send_backward("leaf-trace", trace);
+        });
         Ok(seen().into())
     }
     async fn notify(&self, _event: BytesStr) -> Result<(), echo::NotifyError> {
@@ -61,7 +74,15 @@ impl echo::Echo for Middle {
         let here = seen();
         let below = self.leaf.echo(msg).await?;
         let leaf_said = metainfo::with(|m| m.received_backward("served-by").cloned()).flatten();
-        metainfo::with(|m| m.send_backward("served-by", "middle"));
+        let leaf_trace = metainfo::with(|m| m.received_backward("leaf-trace").cloned()).flatten();
+        let middle_trace = seen_trace();
+        metainfo::with(|m| {
+            m.send_backward("served-by", "middle");
+            m.send_backward("middle-trace", middle_trace);
+            if let Some(trace) = leaf_trace {
+                m.send_backward("leaf-trace", trace);
+            }
+        });
         Ok(format!("middle[{here}] leaf[{below}] leaf-backward[{leaf_said:?}]").into())
     }
     async fn notify(&self, _event: BytesStr) -> Result<(), echo::NotifyError> {
@@ -116,6 +137,77 @@ fn persistent_values_follow_the_chain_transient_ones_go_one_hop_backward_ones_co
         outside.as_str(),
         "middle[persist=-;transit=-] leaf[persist=-;transit=-] leaf-backward[Some(\"leaf\")]"
     );
+    middle.shutdown().unwrap();
+    leaf.shutdown().unwrap();
+}
+
+#[test]
+fn a_w3c_trace_follows_the_chain_with_a_fresh_span_per_hop() {
+    use ringrpc::metainfo::TraceContext;
+
+    let leaf = Server::builder()
+        .workers(1)
+        .serve("127.0.0.1:0", || echo::Server::new(Leaf))
+        .unwrap();
+    let leaf_client = Client::builder(&leaf.address().to_string())
+        .build()
+        .unwrap();
+    let middle = Server::builder()
+        .workers(1)
+        .serve("127.0.0.1:0", move || {
+            echo::Server::new(Middle {
+                leaf: echo::Client::new(leaf_client.clone()),
+            })
+        })
+        .unwrap();
+    let address = middle.address().to_string();
+    let origin =
+        TraceContext::parse("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01").unwrap();
+    let (middle_trace, leaf_trace, untraced) = block_on(Driver::Auto, async move {
+        let client = echo::Client::new(Client::builder(&address).build().unwrap());
+        let mut info = MetaInfo::new();
+        info.set_trace(origin, Some("vendor=opaque".into()));
+        let traced = metainfo::scope(info, async {
+            client.echo("hi".into()).await.unwrap();
+            let back = |key| metainfo::with(|m| m.received_backward(key).cloned()).flatten();
+            (back("middle-trace"), back("leaf-trace"))
+        })
+        .await;
+        let untraced = metainfo::scope(MetaInfo::new(), async {
+            client.echo("hi".into()).await.unwrap();
+            metainfo::with(|m| m.received_backward("middle-trace").cloned()).flatten()
+        })
+        .await;
+        (traced.0, traced.1, untraced)
+    })
+    .unwrap();
+    let parse = |seen: Option<BytesStr>| {
+        let seen = seen.expect("the hop reported its trace");
+        let (parent, state) = seen.split_once(' ').unwrap();
+        (TraceContext::parse(parent).unwrap(), state.to_owned())
+    };
+    let (at_middle, middle_state) = parse(middle_trace);
+    let (at_leaf, leaf_state) = parse(leaf_trace);
+    for (hop, context) in [("middle", at_middle), ("leaf", at_leaf)] {
+        assert_eq!(
+            context.trace_id, origin.trace_id,
+            "{hop} is in the same trace"
+        );
+        assert_eq!(context.flags, origin.flags);
+    }
+    assert_ne!(
+        at_middle.parent_id, origin.parent_id,
+        "the client call is a new span"
+    );
+    assert_ne!(
+        at_leaf.parent_id, at_middle.parent_id,
+        "so is the middle's call"
+    );
+    assert_eq!(
+        (middle_state.as_str(), leaf_state.as_str()),
+        ("vendor=opaque", "vendor=opaque")
+    );
+    assert_eq!(untraced.as_deref(), Some("-"), "no trace is invented");
     middle.shutdown().unwrap();
     leaf.shutdown().unwrap();
 }

@@ -6,7 +6,9 @@
 //! - **transient** values (`RPC_TRANSIT_<key>`) go one hop: a server sees the ones it
 //!   received (as *upstream* transients) but does not forward them;
 //! - **backward** values (`RPC_BACKWARD_<key>`) travel from a server back to its caller in
-//!   the reply.
+//!   the reply;
+//! - a **W3C trace** (`traceparent`, `tracestate`; [`TraceContext`]) follows the chain, each
+//!   call sending a child span of the scope's trace.
 //!
 //! Values live in a [`MetaInfo`] that a future carries: [`scope`] makes it current while
 //! the future runs, and [`with`] reaches it from anywhere inside (a handler, or a client
@@ -38,6 +40,10 @@ use std::task::{Context, Poll};
 use ringrpc_codec::BytesStr;
 use ringrpc_codec::metadata::{BACKWARD_PREFIX, Metadata, PERSIST_PREFIX, TRANSIT_PREFIX};
 
+mod trace;
+
+pub use trace::{TRACEPARENT, TRACESTATE, TraceContext, TraceParentError, new_span_id};
+
 /// What a value is, which decides where it travels.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Kind {
@@ -59,6 +65,8 @@ enum Kind {
 pub struct MetaInfo {
     /// Few entries, scanned linearly; one vector keeps a scope swap cheap.
     entries: Vec<(Kind, BytesStr, BytesStr)>,
+    /// The W3C trace this call chain belongs to, and its `tracestate`.
+    trace: Option<(TraceContext, Option<BytesStr>)>,
 }
 
 impl MetaInfo {
@@ -66,12 +74,29 @@ impl MetaInfo {
     pub const fn new() -> Self {
         MetaInfo {
             entries: Vec::new(),
+            trace: None,
         }
     }
 
     /// Whether there are no values at all.
     pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
+        self.entries.is_empty() && self.trace.is_none()
+    }
+
+    /// The W3C trace context: the caller's `traceparent` on a server, or one set here.
+    pub fn trace(&self) -> Option<&TraceContext> {
+        self.trace.as_ref().map(|(context, _)| context)
+    }
+
+    /// The W3C `tracestate` that travels with the trace.
+    pub fn trace_state(&self) -> Option<&BytesStr> {
+        self.trace.as_ref().and_then(|(_, state)| state.as_ref())
+    }
+
+    /// Sets the trace that calls from this scope carry on (each call sends a child of it:
+    /// the same trace id, a fresh span id) with its `tracestate`.
+    pub fn set_trace(&mut self, context: TraceContext, state: Option<BytesStr>) {
+        self.trace = Some((context, state.filter(|s| !s.is_empty())));
     }
 
     fn get(&self, kind: Kind, key: &str) -> Option<&BytesStr> {
@@ -158,6 +183,13 @@ impl MetaInfo {
                 info.set(Kind::Upstream, sub(key, name), value.clone());
             }
         }
+        // A traceparent that does not parse is dropped, and its tracestate with it (W3C).
+        if let Some(context) = header
+            .get(TRACEPARENT)
+            .and_then(|v| TraceContext::parse(v).ok())
+        {
+            info.set_trace(context, header.get(TRACESTATE).cloned());
+        }
         info
     }
 
@@ -171,6 +203,12 @@ impl MetaInfo {
                 _ => continue,
             };
             header.insert(format!("{prefix}{key}"), value.clone());
+        }
+        if let Some((context, state)) = &self.trace {
+            header.insert(TRACEPARENT, context.child().to_string());
+            if let Some(state) = state {
+                header.insert(TRACESTATE, state.clone());
+            }
         }
         (!header.is_empty()).then_some(header)
     }
