@@ -232,7 +232,8 @@ const fn wire(protocol: &'static str, transport: &'static str) -> Wire {
     }
 }
 
-/// Checks `thrift-test-client` runs (one more, `metainfo.roundtrip`, over TTHeader).
+/// Checks `thrift-test-client` runs (one more over TTHeader, `metainfo.roundtrip`, and one
+/// more multiplexed, `SecondService.secondtestString`).
 const OUR_CHECKS: usize = 73;
 /// Checks the Apache Python client runs (`examples/interop/thrifttest_common.py`).
 const APACHE_CHECKS: usize = 73;
@@ -277,6 +278,9 @@ cross_tests! {
     ringrpc_compact_framed: Ringrpc <- Ringrpc, "compact", "framed", &[], OUR_CHECKS;
     ringrpc_compact_buffered: Ringrpc <- Ringrpc, "compact", "buffered", &[], OUR_CHECKS;
     ringrpc_header: Ringrpc <- Ringrpc, "header", "buffered", &[], OUR_CHECKS;
+    ringrpc_multi_framed: Ringrpc <- Ringrpc, "multi", "framed", &[], OUR_CHECKS + 1;
+    ringrpc_multic_buffered: Ringrpc <- Ringrpc, "multic", "buffered", &[], OUR_CHECKS + 1;
+    ringrpc_multih: Ringrpc <- Ringrpc, "multih", "buffered", &[], OUR_CHECKS + 1;
 }
 
 #[test]

@@ -48,7 +48,15 @@ fn main() -> ExitCode {
             })?
             .next()
             .ok_or_else(|| format!("{} has no address", args.endpoint.host))?;
-        Ok((address, RawTarget { address, dialect }))
+        let multiplexed = args.wire.multiplexed();
+        Ok((
+            address,
+            RawTarget {
+                address,
+                dialect,
+                multiplexed,
+            },
+        ))
     };
     let (address, raw) = match setup() {
         Ok(target) => target,
@@ -61,6 +69,7 @@ fn main() -> ExitCode {
         let client = Client::builder(&address.to_string())
             .framing(raw.dialect.framing)
             .protocol(raw.dialect.protocol)
+            .multiplexed(raw.multiplexed)
             .timeout(Duration::from_millis(args.timeout_ms))
             // Apache's servers run one call per connection at a time.
             .pool_mode(PoolMode::PingPong { max_connections: 1 })

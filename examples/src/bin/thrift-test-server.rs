@@ -2,7 +2,8 @@
 //! `thrift-test-server --port 0 --port-file /tmp/port --protocol compact --transport framed`.
 //!
 //! Every worker answers every dialect on the one port (binary and compact, buffered, framed,
-//! THeader and TTHeader, detected per connection, replies in the caller's dialect), so
+//! THeader and TTHeader, detected per connection, replies in the caller's dialect), plain
+//! and multiplexed (`ThriftTest:method`, `SecondService:method`) names alike, so
 //! `--protocol`, `--transport` and `--ttheader` only say what the runner expects; a
 //! combination ringrpc cannot serve is refused.
 
@@ -12,9 +13,10 @@ use std::process::ExitCode;
 use clap::Parser;
 use ringrpc::Server;
 use ringrpc::codec::DecodeLimits;
-use ringrpc_examples::conformance::handler::ThriftTestHandler;
+use ringrpc::server::Multiplexed;
+use ringrpc_examples::conformance::handler::{SecondServiceHandler, ThriftTestHandler};
 use ringrpc_examples::conformance::{Endpoint, Wire};
-use ringrpc_examples::thrift_test::thrift_test::thrift_test;
+use ringrpc_examples::thrift_test::thrift_test::{second_service, thrift_test};
 
 /// Serves ThriftTest until killed.
 #[derive(Debug, Parser)]
@@ -57,8 +59,19 @@ fn main() -> ExitCode {
         builder = builder.workers(workers);
     }
     let address = format!("{}:{}", args.endpoint.host, args.endpoint.port);
+    // Plain calls go to ThriftTest; `Service:method` calls (multiplexed clients) to the
+    // service they name.
     let server = match builder.serve(&address, || {
-        thrift_test::Server::new(ThriftTestHandler::default())
+        Multiplexed::new()
+            .default_service(thrift_test::Server::new(ThriftTestHandler::default()))
+            .service(
+                "ThriftTest",
+                thrift_test::Server::new(ThriftTestHandler::default()),
+            )
+            .service(
+                "SecondService",
+                second_service::Server::new(SecondServiceHandler),
+            )
     }) {
         Ok(server) => server,
         Err(e) => {

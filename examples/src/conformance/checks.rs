@@ -17,6 +17,7 @@ use ringrpc::{CallError, Channel, MethodInfo};
 
 use super::raw::RawTarget;
 use crate::conformance::handler::{insanity_answer, map_map_answer};
+use crate::thrift_test::thrift_test::second_service;
 use crate::thrift_test::thrift_test::thrift_test::{
     Client, TestExceptionError, TestMultiExceptionError, TestVoidArgs,
 };
@@ -414,6 +415,17 @@ pub async fn run_all<C: Channel, W: Write>(
                 .map_err(|e| format!("testVoid after testOneway: {e}"))
         })
         .await;
+    if raw.multiplexed {
+        report
+            .check("SecondService.secondtestString", async {
+                let second = second_service::Client::new(client.channel());
+                expect(
+                    second.secondtest_string("foobar".into()).await,
+                    &BytesStr::from("testString(\"foobar\")"),
+                )
+            })
+            .await;
+    }
     report
         .check("unknownMethod", async {
             static NO_SUCH_METHOD: MethodInfo = MethodInfo {

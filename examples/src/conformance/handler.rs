@@ -9,6 +9,7 @@ use ringrpc::CallError;
 use ringrpc::codec::{ApplicationErrorKind, ApplicationException, Bytes, BytesStr, Uuid};
 use ringrpc::metainfo;
 
+use crate::thrift_test::thrift_test::second_service::SecondService;
 use crate::thrift_test::thrift_test::thrift_test::{
     TestExceptionError, TestMultiExceptionError, ThriftTest,
 };
@@ -212,5 +213,16 @@ impl ThriftTest for ThriftTestHandler {
         let asked = Duration::from_secs(u64::try_from(seconds_to_sleep).unwrap_or(0));
         ringrpc::rt::sleep(asked.min(self.max_oneway_sleep)).await;
         Ok(())
+    }
+}
+
+/// ThriftTest's second service, for multiplexed servers: `secondtestString("x")` returns
+/// `testString("x")`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SecondServiceHandler;
+
+impl SecondService for SecondServiceHandler {
+    async fn secondtest_string(&self, thing: BytesStr) -> Result<BytesStr, CallError> {
+        Ok(format!("testString(\"{thing}\")").into())
     }
 }

@@ -61,6 +61,12 @@ pub enum ProtocolArg {
     Compact,
     /// Apache THeader around TBinaryProtocol.
     Header,
+    /// Binary with `Service:method` names (TMultiplexedProtocol).
+    Multi,
+    /// Compact with `Service:method` names.
+    Multic,
+    /// THeader with `Service:method` names.
+    Multih,
 }
 
 /// `--transport`, as in Apache's cross runner.
@@ -75,13 +81,14 @@ pub enum TransportArg {
 /// The wire options both binaries take.
 #[derive(Debug, Clone, Copy, clap::Args)]
 pub struct Wire {
-    /// binary, compact or header (Apache THeader).
+    /// binary, compact or header (Apache THeader); multi, multic, multih: the same with
+    /// `Service:method` names (Apache's multiplexed protocol).
     #[arg(long, value_enum, default_value = "binary")]
     pub protocol: ProtocolArg,
-    /// framed or buffered (ignored with `--protocol header` and `--ttheader`).
+    /// framed or buffered (ignored with THeader and `--ttheader`).
     #[arg(long, value_enum, default_value = "buffered")]
     pub transport: TransportArg,
-    /// Kitex TTHeader framing (with `--protocol binary`).
+    /// Kitex TTHeader framing (with `--protocol binary` or `multi`).
     #[arg(long)]
     pub ttheader: bool,
 }
@@ -89,25 +96,34 @@ pub struct Wire {
 /// Why a combination of wire options cannot be used.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error(
-    "--ttheader carries `--protocol binary` only (Kitex TTHeader has no compact or THeader payloads)"
+    "--ttheader carries `--protocol binary` or `multi` only (Kitex TTHeader has no compact or THeader payloads)"
 )]
 pub struct WireError;
 
 impl Wire {
     /// The dialect these options select.
     pub fn dialect(&self) -> Result<Dialect, WireError> {
+        use ProtocolArg::*;
         let protocol = match self.protocol {
-            ProtocolArg::Binary | ProtocolArg::Header => ProtocolId::Binary,
-            ProtocolArg::Compact => ProtocolId::Compact,
+            Binary | Header | Multi | Multih => ProtocolId::Binary,
+            Compact | Multic => ProtocolId::Compact,
         };
         let framing = match (self.ttheader, self.protocol, self.transport) {
-            (true, ProtocolArg::Binary, _) => Framing::TTHeader,
+            (true, Binary | Multi, _) => Framing::TTHeader,
             (true, _, _) => return Err(WireError),
-            (false, ProtocolArg::Header, _) => Framing::THeader,
+            (false, Header | Multih, _) => Framing::THeader,
             (false, _, TransportArg::Framed) => Framing::Framed,
             (false, _, TransportArg::Buffered) => Framing::Unframed,
         };
         Ok(Dialect::new(framing, protocol))
+    }
+
+    /// Whether calls are named `Service:method`.
+    pub fn multiplexed(&self) -> bool {
+        matches!(
+            self.protocol,
+            ProtocolArg::Multi | ProtocolArg::Multic | ProtocolArg::Multih
+        )
     }
 }
 
@@ -146,5 +162,16 @@ mod tests {
         );
         assert_eq!(d(Compact, Framed, true), Err(WireError));
         assert_eq!(d(Header, Buffered, true), Err(WireError));
+        assert_eq!(
+            d(Multih, Framed, false),
+            Ok(Dialect::new(Framing::THeader, ProtocolId::Binary))
+        );
+        assert_eq!(
+            d(Multic, Framed, false),
+            Ok(Dialect::new(Framing::Framed, ProtocolId::Compact))
+        );
+        assert!(
+            wire(Multi, Framed, false).multiplexed() && !wire(Binary, Framed, false).multiplexed()
+        );
     }
 }

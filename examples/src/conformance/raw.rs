@@ -21,7 +21,7 @@ use crate::thrift_test::thrift_test::thrift_test::{TestI32Args, TestOnewayArgs};
 /// TTHeader/THeader header carrying `metadata` where the framing has one.
 pub fn encode_message<T: Encode>(
     dialect: Dialect,
-    name: &'static str,
+    name: impl Into<BytesStr>,
     kind: MessageType,
     seq_id: i32,
     body: &T,
@@ -29,7 +29,7 @@ pub fn encode_message<T: Encode>(
     out: &mut BytesMut,
 ) -> Result<(), EncodeError> {
     let message = MessageHeader {
-        name: BytesStr::from_static(name),
+        name: name.into(),
         kind,
         seq_id,
     };
@@ -57,12 +57,25 @@ pub struct RawTarget {
     pub address: SocketAddr,
     /// Framing and protocol.
     pub dialect: Dialect,
+    /// Calls are named `ThriftTest:method` (multiplexed protocol).
+    pub multiplexed: bool,
+}
+
+impl RawTarget {
+    /// The wire name of ThriftTest's `method`.
+    fn name(&self, method: &str) -> String {
+        if self.multiplexed {
+            format!("ThriftTest:{method}")
+        } else {
+            method.to_owned()
+        }
+    }
 }
 
 /// One blocking connection.
 struct RawConnection {
     stream: TcpStream,
-    dialect: Dialect,
+    target: RawTarget,
     decoder: FrameDecoder,
     input: BytesMut,
 }
@@ -78,24 +91,26 @@ impl RawConnection {
             .map_err(|e| e.to_string())?;
         Ok(RawConnection {
             stream,
-            dialect: target.dialect,
+            target: *target,
             decoder: FrameDecoder::with_dialect(target.dialect, DecodeLimits::default()),
             input: BytesMut::new(),
         })
     }
 
-    /// Sends one message of `kind` with sequence id `seq_id`.
+    /// Sends one message of ThriftTest's `method` (named as the target names it) of `kind`
+    /// with sequence id `seq_id`.
     fn send<A: Encode>(
         &mut self,
-        name: &'static str,
+        method: &str,
         kind: MessageType,
         seq_id: i32,
         args: &A,
     ) -> Result<(), String> {
+        let name = self.target.name(method);
         let mut out = BytesMut::new();
         encode_message(
-            self.dialect,
-            name,
+            self.target.dialect,
+            name.clone(),
             kind,
             seq_id,
             args,
@@ -170,9 +185,10 @@ fn echoes_sequence_id(target: &RawTarget, seq_id: i32) -> Result<(), String> {
             ));
         }
     }
-    if message.name != "testI32" {
+    let called = target.name("testI32");
+    if message.name != called.as_str() {
         return Err(format!(
-            "called testI32, the reply is named {:?}",
+            "called {called}, the reply is named {:?}",
             message.name
         ));
     }

@@ -105,7 +105,7 @@ impl Connection {
     /// arrive in.
     pub(crate) fn send<A: Encode>(
         &self,
-        method: &'static str,
+        name: BytesStr,
         oneway: bool,
         args: &A,
         metadata: Option<Metadata>,
@@ -136,7 +136,7 @@ impl Connection {
             (Some(slot), seq_id)
         };
         let message = MessageHeader {
-            name: BytesStr::from_static(method),
+            name,
             kind: if oneway {
                 MessageType::Oneway
             } else {

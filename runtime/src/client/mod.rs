@@ -18,8 +18,8 @@ use std::time::{Duration, Instant};
 
 use ringrpc_codec::frame::{Dialect, Frame, Framing};
 use ringrpc_codec::{
-    ApplicationException, Binary, Compact, Decode, DecodeLimits, Encode, MessageType, Protocol,
-    ProtocolId, ProtocolReader,
+    ApplicationException, Binary, BytesStr, Compact, Decode, DecodeLimits, Encode, MessageType,
+    Protocol, ProtocolId, ProtocolReader,
 };
 
 use crate::call::{CallError, Channel, MethodInfo, OnewayResult, PolicyConst};
@@ -69,6 +69,8 @@ struct PoolConfig {
 #[derive(Debug, Clone)]
 struct Settings {
     dialect: Dialect,
+    /// Calls are named `Service:method` (Apache's TMultiplexedProtocol).
+    multiplexed: bool,
     timeout: Duration,
     connect_timeout: Duration,
     limits: DecodeLimits,
@@ -106,6 +108,7 @@ impl Client {
             address: address.parse(),
             settings: Settings {
                 dialect: Dialect::new(Framing::TTHeader, ProtocolId::Binary),
+                multiplexed: false,
                 timeout: Duration::from_secs(1),
                 connect_timeout: Duration::from_secs(1),
                 limits: DecodeLimits::default(),
@@ -149,6 +152,13 @@ impl ClientBuilder {
     /// The payload protocol (default Binary).
     pub fn protocol(mut self, protocol: ProtocolId) -> Self {
         self.settings.dialect.protocol = protocol;
+        self
+    }
+
+    /// Names calls `Service:method`, as Apache's `TMultiplexedProtocol` does, for servers
+    /// that host several services on one port (default: plain method names).
+    pub fn multiplexed(mut self, multiplexed: bool) -> Self {
+        self.settings.multiplexed = multiplexed;
         self
     }
 
@@ -248,7 +258,12 @@ impl Channel for Client {
             }
         };
         let metadata = crate::metainfo::with(|m| m.request_header()).flatten();
-        let sent = conn.send(method.name, method.oneway, args, metadata);
+        let name = if config.settings.multiplexed {
+            multiplexed_name(method)
+        } else {
+            BytesStr::from_static(method.name)
+        };
+        let sent = conn.send(name, method.oneway, args, metadata);
         let timed = match &sent {
             Ok(Some(_)) => conn.counters.sent(conn.in_flight()).then(Instant::now),
             _ => None,
@@ -274,6 +289,22 @@ impl Channel for Client {
             ProtocolId::Compact => decode_reply::<Compact, R>(&frame, config.settings.limits),
         }
     }
+}
+
+/// `Service:method` for `method`, made once per method and thread.
+fn multiplexed_name(method: &'static MethodInfo) -> BytesStr {
+    thread_local! {
+        static NAMES: std::cell::RefCell<std::collections::HashMap<usize, BytesStr>> =
+            std::cell::RefCell::default();
+    }
+    let key = method as *const MethodInfo as usize;
+    NAMES.with(|names| {
+        names
+            .borrow_mut()
+            .entry(key)
+            .or_insert_with(|| format!("{}:{}", method.service, method.name).into())
+            .clone()
+    })
 }
 
 fn decode_reply<P: Protocol, R: Decode>(

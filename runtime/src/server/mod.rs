@@ -5,6 +5,7 @@
 
 mod conn;
 mod dispatch;
+pub mod multiplex;
 mod reply;
 
 use std::cell::Cell;
@@ -19,6 +20,7 @@ use monoio::io::{AsyncReadRent, AsyncWriteRent, Split};
 use ringrpc_codec::DecodeLimits;
 
 pub use dispatch::Dispatch;
+pub use multiplex::Multiplexed;
 
 use crate::rt::{Broadcast, Driver, LocalNotify, WorkerConfig, spawn_workers};
 use crate::transport::{Address, AddressError, StdListener, bind};

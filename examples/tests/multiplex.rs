@@ -1,0 +1,99 @@
+//! Several services on one port (`ringrpc::server::Multiplexed`, Apache's multiplexed
+//! protocol): `Service:method` calls reach the named service, plain names the default one,
+//! and an unknown service or a plain name without a default get UNKNOWN_METHOD on a
+//! connection that keeps serving.
+
+use ringrpc::codec::{ApplicationErrorKind, BytesStr};
+use ringrpc::rt::block_on;
+use ringrpc::server::Multiplexed;
+use ringrpc::{CallError, Channel, Client, Driver, MethodInfo, PoolMode, Server};
+use ringrpc_examples::conformance::handler::{SecondServiceHandler, ThriftTestHandler};
+use ringrpc_examples::thrift_test::thrift_test::thrift_test::TestVoidArgs;
+use ringrpc_examples::thrift_test::thrift_test::{second_service, thrift_test};
+
+fn is_unknown_method<T: std::fmt::Debug>(got: Result<T, CallError>) -> bool {
+    matches!(got, Err(CallError::Application(e)) if e.kind == ApplicationErrorKind::UNKNOWN_METHOD)
+}
+
+#[test]
+fn calls_reach_the_service_they_name_and_only_that_one() {
+    // SecondService only, no default service.
+    let server = Server::builder()
+        .workers(1)
+        .serve("127.0.0.1:0", || {
+            Multiplexed::new().service(
+                "SecondService",
+                second_service::Server::new(SecondServiceHandler),
+            )
+        })
+        .unwrap();
+    let address = server.address().to_string();
+    block_on(Driver::Auto, async move {
+        let builder =
+            || Client::builder(&address).pool_mode(PoolMode::PingPong { max_connections: 1 });
+        let multiplexed = builder().multiplexed(true).build().unwrap();
+        let plain = builder().build().unwrap();
+        let second = second_service::Client::new(&multiplexed);
+        assert_eq!(
+            second.secondtest_string("x".into()).await.unwrap(),
+            BytesStr::from("testString(\"x\")")
+        );
+        // ThriftTest is not registered here.
+        assert!(is_unknown_method(
+            thrift_test::Client::new(&multiplexed).test_i32(1).await
+        ));
+        // A plain name with no default service.
+        assert!(is_unknown_method(
+            second_service::Client::new(&plain)
+                .secondtest_string("x".into())
+                .await
+        ));
+        // A name with an empty service part.
+        static ODD: MethodInfo = MethodInfo {
+            service: "",
+            name: "secondtestString",
+            oneway: false,
+            policy: &[],
+        };
+        let got = multiplexed.call::<_, ()>(&ODD, &TestVoidArgs {}).await;
+        assert!(is_unknown_method(got));
+        // The connection kept serving through all of it.
+        assert_eq!(
+            second.secondtest_string("y".into()).await.unwrap(),
+            BytesStr::from("testString(\"y\")")
+        );
+        assert_eq!(multiplexed.stats().connects, 1);
+    })
+    .unwrap();
+    server.shutdown().unwrap();
+}
+
+#[test]
+fn a_default_service_takes_plain_names() {
+    let server = Server::builder()
+        .workers(1)
+        .serve("127.0.0.1:0", || {
+            Multiplexed::new()
+                .default_service(thrift_test::Server::new(ThriftTestHandler::default()))
+                .service(
+                    "SecondService",
+                    second_service::Server::new(SecondServiceHandler),
+                )
+        })
+        .unwrap();
+    let address = server.address().to_string();
+    block_on(Driver::Auto, async move {
+        let plain = Client::builder(&address).build().unwrap();
+        assert_eq!(
+            thrift_test::Client::new(&plain).test_i32(9).await.unwrap(),
+            9
+        );
+        let multiplexed = Client::builder(&address).multiplexed(true).build().unwrap();
+        // Not registered by name, although it is the default.
+        assert!(is_unknown_method(
+            thrift_test::Client::new(&multiplexed).test_i32(9).await
+        ));
+    })
+    .unwrap();
+    server.shutdown().unwrap();
+}
