@@ -19,6 +19,9 @@ cargo fmt --manifest-path benches/peers/Cargo.toml -- --check
 step "cargo clippy --workspace --all-targets -D warnings"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
+step "cargo doc --workspace (rustdoc warnings are errors)"
+RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked
+
 step "cargo test --workspace"
 cargo test --workspace --locked
 

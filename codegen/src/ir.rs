@@ -1,6 +1,6 @@
 //! The resolved IR: every definition of a program with names, typedefs, includes, constant
 //! values and `@control_plane` policies resolved. A public API: generators (Rust code, a
-//! policy exporter) read it; [`crate::resolve`] builds it.
+//! policy exporter) read it; [`crate::resolve()`] builds it.
 
 use std::sync::Arc;
 

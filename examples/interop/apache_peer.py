@@ -10,7 +10,8 @@ ThriftTest method (and SecondService.secondtestString) are written by hand below
 the encoding. On top of them: a generic processor (the dispatch Apache's generated
 `Processor.process` does) and a hand-written client that chooses its own sequence ids.
 
-    apache_peer.py server --port 0 --port-file PATH --protocol binary|compact|header
+    apache_peer.py server --port 0 --port-file PATH
+                          --protocol binary|compact|header|multi|multic|multih
                           --transport framed|buffered
     apache_peer.py client --host 127.0.0.1 --port N --protocol … --transport …
                           [--skip NAME,NAME…]
@@ -18,16 +19,24 @@ the encoding. On top of them: a generic processor (the dispatch Apache's generat
 With `--protocol header` the server accepts THeader clients and plain framed and unframed
 binary and compact ones (THeaderProtocolFactory with every client type, like Apache's
 TestServer); the client speaks THeader (HEADERS client type) with binary inside. THeader does
-its own framing, so `--transport` is ignored then. See README.md beside this file.
+its own framing, so `--transport` is ignored then.
+
+`multi`, `multic` and `multih` are binary, compact and header plus multiplexing, as in Apache's
+cross tests: the server is a TMultiplexedProcessor with "ThriftTest" (also the default, for
+unprefixed names) and "SecondService"; the client sends through TMultiplexedProtocol
+("ThriftTest", and "SecondService" for the extra check). Replies carry the bare method name,
+which is what Apache's processors write. See README.md beside this file.
 """
 
 import logging
 import os
 import sys
 
+from thrift.TMultiplexedProcessor import TMultiplexedProcessor
 from thrift.Thrift import TApplicationException, TException, TMessageType, TProcessor, TType
 from thrift.TRecursive import fix_spec
 from thrift.protocol import TBinaryProtocol, TCompactProtocol, THeaderProtocol
+from thrift.protocol.TMultiplexedProtocol import TMultiplexedProtocol
 from thrift.protocol.TBase import TBase, TFrozenBase, TFrozenExceptionBase
 from thrift.server import TServer
 from thrift.transport import TSocket, TTransport
@@ -276,7 +285,9 @@ class Processor(TProcessor):
     """Dispatches one message to `handler` the way Apache's generated processors do: unknown
     method → skip the args and reply TApplicationException UNKNOWN_METHOD; oneway → no reply;
     a declared exception → the result struct; any other handler error → TApplicationException
-    INTERNAL_ERROR. Replies echo the request's name and seqid."""
+    INTERNAL_ERROR. Replies echo the request's name and seqid. Under TMultiplexedProcessor the
+    name read is the one with the `Service:` prefix removed, so replies carry the bare name, as
+    the generated processors' `writeMessageBegin("testVoid", …)` do."""
 
     def __init__(self, handler, methods):
         self._handler, self._methods = handler, methods
@@ -372,14 +383,29 @@ def _server_factories(protocol, transport):
     return tfactory, pfactory
 
 
+def _multiplexed(thrift_test, verbose):
+    """Apache's TMultiplexedProcessor set up as Apache's TestServer does for `multi*`: ThriftTest
+    and SecondService by name, and ThriftTest as the default for unprefixed names. An unknown
+    service name, or an unprefixed one without a default, makes it raise TProtocolException:
+    the connection closes without a reply."""
+    processor = TMultiplexedProcessor()
+    processor.registerDefault(thrift_test)
+    processor.registerProcessor(common.THRIFT_TEST, thrift_test)
+    processor.registerProcessor(common.SECOND_SERVICE,
+                                Processor(common.SecondServiceHandler(verbose), SECOND_SERVICE))
+    return processor
+
+
 def serve(port, protocol, transport, on_listening, verbose):
     def undeclared(message):
         return TException(message=message)
 
     handler = common.ThriftTestHandler(TYPES, undeclared, verbose)
-    tfactory, pfactory = _server_factories(protocol, transport)
-    server = TServer.TThreadedServer(Processor(handler, THRIFT_TEST),
-                                     _ReportingServerSocket(port, on_listening),
+    processor = Processor(handler, THRIFT_TEST)
+    if common.is_multiplexed(protocol):
+        processor = _multiplexed(processor, verbose)
+    tfactory, pfactory = _server_factories(common.base_protocol(protocol), transport)
+    server = TServer.TThreadedServer(processor, _ReportingServerSocket(port, on_listening),
                                      tfactory, pfactory, daemon=True)
     server.serve()
 
@@ -393,11 +419,22 @@ def _next_i32(seqid):
     return ((seqid + 1 + 2**31) % 2**32) - 2**31
 
 
+SERVICES = {common.THRIFT_TEST: THRIFT_TEST, common.SECOND_SERVICE: SECOND_SERVICE}
+
+
 class Connection(object):
     """A hand-written ThriftTest client: sends its own seqids (`next_seqid`, wrapping at 32
-    bits) and rejects a reply whose name, seqid or message type is not its call's."""
+    bits) and rejects a reply whose name, seqid or message type is not its call's.
+
+    With a `multi*` protocol each service writes and reads through its own
+    TMultiplexedProtocol over the one connection, as Apache's TestClient does; the seqid counter
+    is shared. Names go out as `ThriftTest:testVoid`, and the reply must carry the bare
+    `testVoid`: Apache's processors write that, and Apache's Go, C++ and Rust clients reject
+    any other name (WRONG_METHOD_NAME)."""
 
     def __init__(self, host, port, protocol, transport, timeout_s):
+        multiplexed = common.is_multiplexed(protocol)
+        protocol = common.base_protocol(protocol)
         socket = TSocket.TSocket(host, port)
         socket.setTimeout(timeout_s * 1000)
         if protocol == "header":
@@ -409,6 +446,10 @@ class Connection(object):
                            else TTransport.TBufferedTransport(socket))
             self._proto = (TCompactProtocol.TCompactProtocol(self._trans) if protocol == "compact"
                            else TBinaryProtocol.TBinaryProtocol(self._trans))
+        if multiplexed:
+            self._protos = {name: TMultiplexedProtocol(self._proto, name) for name in SERVICES}
+        else:
+            self._protos = {common.THRIFT_TEST: self._proto}
         self._trans.open()
         self.next_seqid = 1
         self.last_sent_seqid = None
@@ -418,37 +459,48 @@ class Connection(object):
 
     def call(self, name, *args):
         """Calls ThriftTest's `name`; returns its result or raises what the server sent."""
-        method = THRIFT_TEST[name]
-        return self._invoke(name, method, method.args(*args))
+        return self.call_service(common.THRIFT_TEST, name, *args)
+
+    def call_service(self, service, name, *args):
+        """Calls `service`'s `name` (a service other than ThriftTest needs a multi protocol)."""
+        if service not in self._protos:
+            raise common.CheckFailed("%s needs a multiplexed protocol" % service)
+        method = SERVICES[service][name]
+        return self._invoke(self._protos[service], name, method, method.args(*args))
 
     def call_unknown(self, name):
         """Calls a method ThriftTest does not have, with empty args; expects no reply struct."""
-        return self._invoke(name, THRIFT_TEST["testVoid"], THRIFT_TEST["testVoid"].args())
+        return self._invoke(self._protos[common.THRIFT_TEST], name, THRIFT_TEST["testVoid"],
+                            THRIFT_TEST["testVoid"].args())
 
-    def _invoke(self, name, method, args):
+    def _invoke(self, proto, name, method, args):
         seqid = self.next_seqid
         self.next_seqid = _next_i32(seqid)
         self.last_sent_seqid = seqid
         kind = TMessageType.ONEWAY if method.oneway else TMessageType.CALL
-        self._proto.writeMessageBegin(name, kind, seqid)
-        args.write(self._proto)
-        self._proto.writeMessageEnd()
-        self._proto.trans.flush()
+        proto.writeMessageBegin(name, kind, seqid)  # TMultiplexedProtocol adds `Service:`
+        args.write(proto)
+        proto.writeMessageEnd()
+        proto.trans.flush()
         if method.oneway:
             return None
-        return self._receive(name, seqid, method)
+        return self._receive(proto, name, seqid, method)
 
-    def _receive(self, name, seqid, method):
-        rname, kind, rseqid = self._proto.readMessageBegin()
+    def _receive(self, proto, name, seqid, method):
+        rname, kind, rseqid = proto.readMessageBegin()
         if kind == TMessageType.EXCEPTION:
             body = TApplicationException()
         else:
             body = method.result()
-        body.read(self._proto)
-        self._proto.readMessageEnd()
+        body.read(proto)
+        proto.readMessageEnd()
         if (rname, rseqid) != (name, seqid):
-            raise common.ReplyMismatch("sent %s with seqid %d, the reply is %s with seqid %d"
-                                       % (name, seqid, rname, rseqid))
+            sent = getattr(proto, "serviceName", None)
+            sent = "%s:%s" % (sent, name) if sent else name
+            raise common.ReplyMismatch("sent %s with seqid %d, the reply is %s with seqid %d%s"
+                                       % (sent, seqid, rname, rseqid,
+                                          " (expected the bare name %s)" % name
+                                          if sent != name else ""))
         if kind == TMessageType.EXCEPTION:
             raise body
         if kind != TMessageType.REPLY:
@@ -478,7 +530,7 @@ class TYPES(object):
 
 PEER = common.Peer(
     name="apache",
-    protocols=("binary", "compact", "header"),
+    protocols=("binary", "compact", "header") + tuple(common.MULTIPLEXED),
     serve=serve,
     connect=Connection,
     types=TYPES,

@@ -10,10 +10,15 @@ method (thriftpy2 has no uuid type). The wire stack is thriftpy2's pure-Python o
 level factories are the Cython ones. Serving uses TThreadedServer with no idle timeout
 (thriftpy2's make_server closes connections idle for 3 s); the client is thriftpy2's TClient.
 
-    thriftpy2_peer.py server --port 0 --port-file PATH --protocol binary|compact
+    thriftpy2_peer.py server --port 0 --port-file PATH --protocol binary|compact|multi|multic
                              --transport framed|buffered
     thriftpy2_peer.py client --host 127.0.0.1 --port N --protocol … --transport …
                              [--skip NAME,NAME…]
+
+`multi` and `multic` are binary and compact plus thriftpy2's multiplexing: the server is a
+`thriftpy2.thrift.TMultiplexedProcessor` with "ThriftTest" and "SecondService" (it has no
+default service, so unprefixed names are refused); the client is one TClient per service over
+`thriftpy2.protocol.TMultiplexedProtocol` on the one connection.
 
 See README.md beside this file for the checks and thriftpy2's known limitations.
 """
@@ -26,8 +31,9 @@ import sys
 import thriftpy2
 from thriftpy2.protocol.binary import TBinaryProtocolFactory
 from thriftpy2.protocol.compact import TCompactProtocolFactory
+from thriftpy2.protocol.multiplex import TMultiplexedProtocol
 from thriftpy2.server import TThreadedServer
-from thriftpy2.thrift import TApplicationException, TClient, TProcessor
+from thriftpy2.thrift import TApplicationException, TClient, TMultiplexedProcessor, TProcessor
 from thriftpy2.transport import TServerSocket, TSocket
 from thriftpy2.transport.buffered import TBufferedTransportFactory
 from thriftpy2.transport.framed import TFramedTransportFactory
@@ -81,6 +87,7 @@ def setup(options):
 
 
 def _factories(protocol, transport):
+    protocol = common.base_protocol(protocol)
     # The pure-Python classes: thriftpy2.protocol.TBinaryProtocolFactory and
     # thriftpy2.transport.T*TransportFactory are the Cython ones. The pure framed factory
     # wraps TFramedTransport (which may return short reads) in TBufferedTransport.
@@ -112,11 +119,27 @@ def _undeclared(message):
     return TApplicationException(TApplicationException.INTERNAL_ERROR, message)
 
 
+def _multiplexed(thrift_test, verbose):
+    """thriftpy2's TMultiplexedProcessor with ThriftTest and SecondService. It has no default
+    service: an unprefixed name raises TException and the server closes the connection without
+    a reply. An unknown service gets TApplicationException UNKNOWN_METHOD; an unknown method of
+    a known service raises AttributeError (no `<method>_args`), which also closes the
+    connection. Replies carry the bare method name."""
+    processor = TMultiplexedProcessor()
+    processor.register_processor(common.THRIFT_TEST, thrift_test)
+    processor.register_processor(common.SECOND_SERVICE,
+                                 TProcessor(_module.SecondService,
+                                            common.SecondServiceHandler(verbose)))
+    return processor
+
+
 def serve(port, protocol, transport, on_listening, verbose):
     handler = common.ThriftTestHandler(TYPES, _undeclared, verbose)
+    processor = TProcessor(_module.ThriftTest, handler)
+    if common.is_multiplexed(protocol):
+        processor = _multiplexed(processor, verbose)
     tfactory, pfactory = _factories(protocol, transport)
-    server = TThreadedServer(TProcessor(_module.ThriftTest, handler),
-                             _ReportingServerSocket(port, on_listening),
+    server = TThreadedServer(processor, _ReportingServerSocket(port, on_listening),
                              itrans_factory=tfactory, iprot_factory=pfactory, daemon=True)
     server.serve()
 
@@ -142,7 +165,11 @@ class _RecordingProtocol(object):
 
 class Connection(object):
     """thriftpy2's TClient on one connection. TClient always sends seqid 0 and never looks
-    at the reply's name or seqid, so this checks both after every two-way call."""
+    at the reply's name or seqid, so this checks both after every two-way call.
+
+    With `multi`/`multic` there is one TClient per service, each over its own
+    TMultiplexedProtocol (which prefixes `Service:` to outgoing calls) on the same protocol
+    and connection; a reply must carry the bare method name, as Apache's processors write it."""
 
     SEQID = 0
 
@@ -153,28 +180,43 @@ class Connection(object):
         self._trans = tfactory.get_transport(socket)
         self._proto = _RecordingProtocol(pfactory.get_protocol(self._trans))
         self._trans.open()
-        self._client = TClient(_module.ThriftTest, self._proto)
+        self._multiplexed = common.is_multiplexed(protocol)
+        services = [common.THRIFT_TEST]
+        if self._multiplexed:
+            services.append(common.SECOND_SERVICE)
+        self._clients = {}
+        for name in services:
+            proto = TMultiplexedProtocol(self._proto, name) if self._multiplexed else self._proto
+            self._clients[name] = TClient(getattr(_module, name), proto)
 
     def close(self):
         self._trans.close()
 
     def call(self, name, *args):
-        oneway = getattr(getattr(_module.ThriftTest, name + "_result"), "oneway")
+        return self.call_service(common.THRIFT_TEST, name, *args)
+
+    def call_service(self, service, name, *args):
+        if service not in self._clients:
+            raise common.CheckFailed("%s needs a multiplexed protocol" % service)
+        oneway = getattr(getattr(getattr(_module, service), name + "_result"), "oneway")
         self._proto.last_reply = None
         try:
-            value = getattr(self._client, name)(*args)
+            value = getattr(self._clients[service], name)(*args)
         finally:
             if not oneway:
-                self._check_reply(name)
+                self._check_reply(service, name)
         return value
 
-    def _check_reply(self, name):
+    def _check_reply(self, service, name):
         if self._proto.last_reply is None:
             return  # the call failed before a reply arrived; its own error says why
         rname, kind, rseqid = self._proto.last_reply
         if (rname, rseqid) != (name, self.SEQID):
-            raise common.ReplyMismatch("sent %s with seqid %d, the reply is %s with seqid %d"
-                                       % (name, self.SEQID, rname, rseqid))
+            sent = "%s:%s" % (service, name) if self._multiplexed else name
+            raise common.ReplyMismatch("sent %s with seqid %d, the reply is %s with seqid %d%s"
+                                       % (sent, self.SEQID, rname, rseqid,
+                                          " (expected the bare name %s)" % name
+                                          if self._multiplexed else ""))
 
 
 def _extra_args(parser):
@@ -185,7 +227,7 @@ def _extra_args(parser):
 
 PEER = common.Peer(
     name="thriftpy2",
-    protocols=("binary", "compact"),
+    protocols=("binary", "compact", "multi", "multic"),
     serve=serve,
     connect=Connection,
     types=TYPES,

@@ -11,6 +11,10 @@ the client's fixed list of named checks with its runner and report format:
     skip <name>: <reason>
     N passed, M failed
 
+The `multi*` protocols (Apache's cross-test names) are a base protocol plus
+TMultiplexedProtocol: message names are `ThriftTest:method` and `SecondService:method` on one
+connection. `MULTIPLEXED` maps each to its base protocol.
+
 Only the standard library is used here; everything that touches the wire is in the peers.
 """
 
@@ -35,6 +39,20 @@ I64_MIN, I64_MAX = -(2**63), 2**63 - 1
 # Exit codes of the client.
 EXIT_OK, EXIT_FAILED, EXIT_SETUP = 0, 1, 2
 
+# The multiplexed protocols of Apache's cross-test runner and the protocol each one wraps.
+MULTIPLEXED = {"multi": "binary", "multic": "compact", "multih": "header"}
+# The service names a multiplexed client prefixes (`ThriftTest:testVoid`).
+THRIFT_TEST, SECOND_SERVICE = "ThriftTest", "SecondService"
+
+
+def is_multiplexed(protocol):
+    return protocol in MULTIPLEXED
+
+
+def base_protocol(protocol):
+    """The protocol under a `multi*` one (`multic` -> `compact`); others are their own base."""
+    return MULTIPLEXED.get(protocol, protocol)
+
 
 class CheckFailed(Exception):
     """A check saw a wrong value; the message says what was expected and what came back."""
@@ -53,7 +71,8 @@ class Peer:
     # serve(port, protocol, transport, on_listening(port), verbose): blocks until killed.
     serve: Callable
     # connect(host, port, protocol, transport, timeout_s) -> a connection with
-    # call(method, *args), close() and, for the `seqid`/`raw_call` capabilities,
+    # call(method, *args) (ThriftTest), call_service(service, method, *args) (multiplexed
+    # protocols only), close() and, for the `seqid`/`raw_call` capabilities,
     # next_seqid / last_sent_seqid / call_unknown(name).
     connect: Callable
     # Struct, exception and enum classes: Xtruct, Xtruct2, Insanity, Xception, Xception2,
@@ -149,6 +168,22 @@ class ThriftTestHandler:
         self._log("testOneway(%r): sleeping" % secondsToSleep)
         time.sleep(max(0, secondsToSleep or 0))
         self._log("testOneway(%r): done" % secondsToSleep)
+
+
+class SecondServiceHandler:
+    """SecondService: `secondtestString(thing)` returns 'testString("<thing>")'."""
+
+    def __init__(self, verbose=False):
+        self._verbose = verbose
+
+    def secondtestString(self, thing):
+        if self._verbose:
+            print("secondtestString(%s)" % brief(thing), file=sys.stderr, flush=True)
+        return second_test_string_answer(thing)
+
+
+def second_test_string_answer(thing):
+    return 'testString("%s")' % thing
 
 
 def map_map_answer():
@@ -325,6 +360,7 @@ class Check:
     name: str
     run: Callable  # run(conn, types)
     needs: str = ""  # a capability the client must have, or ""
+    multiplexed_only: bool = False  # runs only with a `multi*` protocol
 
 
 def _value_checks():
@@ -588,9 +624,28 @@ def _raw_checks():
     ]
 
 
+def _check_second_service(conn, t):
+    # SecondService through its own TMultiplexedProtocol, on the ThriftTest checks' connection;
+    # then a ThriftTest call on it again, so the two services interleave on one stream.
+    expect_equal(conn.call_service(SECOND_SERVICE, "secondtestString", "foobar"),
+                 second_test_string_answer("foobar"), sent="foobar")
+    try:
+        expect_equal(conn.call("testString", "after SecondService"), "after SecondService")
+    except Exception as after:  # noqa: BLE001
+        raise CheckFailed("secondtestString worked, but the next ThriftTest call failed: %r"
+                          % after)
+
+
+def _multiplexed_checks():
+    return [
+        Check("SecondService.secondtestString", _check_second_service, multiplexed_only=True),
+    ]
+
+
 def all_checks():
     """Every check, in the order the client runs them."""
-    return _value_checks() + _struct_checks() + _exception_checks() + _raw_checks()
+    return (_value_checks() + _struct_checks() + _exception_checks() + _raw_checks()
+            + _multiplexed_checks())
 
 
 class Session:
@@ -635,6 +690,8 @@ def run_checks(peer, options, out=sys.stdout):
             line = "skip %s: skipped on request (--skip)" % check.name
         elif check.needs and check.needs in peer.missing:
             line = "skip %s: %s" % (check.name, peer.missing[check.needs])
+        elif check.multiplexed_only and not is_multiplexed(options.protocol):
+            line = "skip %s: not multiplexed" % check.name
         else:
             try:
                 check.run(session.conn(), peer.types)
@@ -683,9 +740,12 @@ def build_parser(peer, description):
     client.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT_S,
                         help="socket timeout in seconds (default %(default)s)")
     for sub in (server, client):
-        sub.add_argument("--protocol", choices=peer.protocols, default="binary")
+        sub.add_argument("--protocol", choices=peer.protocols, default="binary",
+                         help="multi, multic, multih: binary, compact, header plus "
+                              "TMultiplexedProtocol (services ThriftTest and SecondService)")
         sub.add_argument("--transport", choices=("buffered", "framed"), default="buffered",
-                         help="ignored with --protocol header (THeader frames itself)")
+                         help="ignored with --protocol header or multih (THeader frames "
+                              "itself)")
         sub.add_argument("-v", "--verbose", action="store_true", help="log calls on stderr")
         peer.extra_args(sub)
     return parser

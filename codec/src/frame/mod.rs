@@ -9,7 +9,7 @@
 //! | `THeader` | Apache's header (magic `0x0FFF`, varint fields, string key/values) |
 //!
 //! TTHeader and THeader are not wire-compatible, so they are two codecs behind one
-//! [`Metadata`](crate::Metadata) type. All functions here are sans-IO: they look at bytes
+//! [`Metadata`] type. All functions here are sans-IO: they look at bytes
 //! the caller has read and tell it how many make a frame.
 //!
 //! ```

@@ -1,8 +1,8 @@
 //! The client: `Client::builder("tcp://127.0.0.1:9090").build()` gives a [`Client`] that
-//! implements [`Channel`](crate::Channel), so a generated `Client::new(channel)` calls
+//! implements [`Channel`], so a generated `Client::new(channel)` calls
 //! through it. A `Client` is `Send + Sync + Clone`: hand clones to every worker. Calls run
 //! on the caller's core, over that core's own connections to the endpoint (ConnShard, see
-//! [`pool`]): multiplexed by sequence id by default, or one call per connection for peers
+//! `pool.rs`): multiplexed by sequence id by default, or one call per connection for peers
 //! that cannot pipeline ([`PoolMode::PingPong`]). Each call waits at most its method's
 //! `@control_plane` `timeout_ms`, else the builder's timeout, connecting included.
 

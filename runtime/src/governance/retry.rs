@@ -165,7 +165,7 @@ struct BudgetCounts {
 /// `min_per_second × ttl_seconds + percent / 100 × calls_in_window − retries_in_window`.
 /// The first term is a floor so that lightly used clients can still retry; the second
 /// lets retries grow with traffic but never beyond `percent` of it. Calls and retries
-/// expire together as the window moves ([`BUCKETS`](super::window::BUCKETS) time buckets),
+/// expire together as the window moves (ten time buckets),
 /// so an exhausted budget refills as old retries leave the window.
 ///
 /// Integer arithmetic (thousandths of a percent): no float drift, no allocation.

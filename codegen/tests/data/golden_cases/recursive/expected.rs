@@ -9,7 +9,11 @@
     async_fn_in_trait,
     unused_imports,
     clippy::all,
-    clippy::pedantic
+    clippy::pedantic,
+    rustdoc::invalid_html_tags,
+    rustdoc::broken_intra_doc_links,
+    rustdoc::bare_urls,
+    rustdoc::invalid_rust_codeblocks
 )]
 pub mod input {
     use ::ringrpc::__codegen as __rt;
