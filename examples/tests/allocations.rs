@@ -1,9 +1,6 @@
 //! Heap allocations on the steady-state echo path, counted by a global allocator: a server
 //! and a client in this process, warmed up, then many calls.
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicU64, Ordering};
-
 use ringrpc::codec::BytesStr;
 use ringrpc::codec::frame::Framing;
 use ringrpc::rt::{block_on, spawn};
@@ -11,30 +8,10 @@ use ringrpc::{Client, Driver, Server};
 use ringrpc_examples::echo::echo::echo;
 use ringrpc_examples::echo_service::EchoHandler;
 
-struct Counting;
+#[path = "../../codec/tests/support/counting_alloc.rs"]
+mod counting_alloc;
 
-static ALLOCATIONS: AtomicU64 = AtomicU64::new(0);
-
-// SAFETY: every call is forwarded unchanged to the system allocator; counting has no
-// effect on the memory handed out.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
-        // SAFETY: the caller's contract is passed through.
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: the caller's contract is passed through.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
-        // SAFETY: the caller's contract is passed through.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
+use counting_alloc::{Counting, allocations};
 
 #[global_allocator]
 static GLOBAL: Counting = Counting;
@@ -67,11 +44,11 @@ fn the_steady_state_echo_path_allocates_nothing_per_call() {
                     client.echo(msg.clone()).await.unwrap();
                 }
                 let calls = 20_000;
-                let before = ALLOCATIONS.load(Ordering::Relaxed);
+                let before = allocations();
                 for _ in 0..calls {
                     client.echo(msg.clone()).await.unwrap();
                 }
-                let allocations = ALLOCATIONS.load(Ordering::Relaxed) - before;
+                let allocations = allocations() - before;
                 eprintln!("{framing:?}: {allocations} allocations in {calls} calls");
                 allocations as f64 / calls as f64
             })
@@ -111,7 +88,7 @@ fn pipelined_callers_on_one_connection_allocate_almost_nothing_per_call() {
                     for call in 0..3_000 {
                         if call == 500 && caller == 0 {
                             // Every caller is past its warm-up by now.
-                            before.set(ALLOCATIONS.load(Ordering::Relaxed));
+                            before.set(allocations());
                         }
                         client.echo(msg.clone()).await.unwrap();
                     }
@@ -121,10 +98,7 @@ fn pipelined_callers_on_one_connection_allocate_almost_nothing_per_call() {
         for caller in callers {
             caller.await;
         }
-        (
-            ALLOCATIONS.load(Ordering::Relaxed) - before.get(),
-            16 * 2_500,
-        )
+        (allocations() - before.get(), 16 * 2_500)
     })
     .unwrap();
     eprintln!("16 pipelined callers: {allocations} allocations in about {calls} calls");

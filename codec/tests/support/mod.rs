@@ -9,6 +9,7 @@
     unreachable_pub
 )]
 
+pub mod counting_alloc;
 pub mod fuzz_checks;
 pub mod samples;
 pub mod types;
