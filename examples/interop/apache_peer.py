@@ -429,7 +429,7 @@ class Connection(object):
     With a `multi*` protocol each service writes and reads through its own
     TMultiplexedProtocol over the one connection, as Apache's TestClient does; the seqid counter
     is shared. Names go out as `ThriftTest:testVoid`, and the reply must carry the bare
-    `testVoid`: Apache's processors write that, and Apache's Go, C++ and Rust clients reject
+    `testVoid`: Apache's processors write that, and Apache's Go and Rust clients reject
     any other name (WRONG_METHOD_NAME)."""
 
     def __init__(self, host, port, protocol, transport, timeout_s):

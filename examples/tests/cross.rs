@@ -242,6 +242,14 @@ const APACHE_CHECKS: usize = 73;
 const THRIFTPY2_CHECKS: usize = 65;
 /// thriftpy2 has no `uuid` type.
 const THRIFTPY2_NO_UUID: &[&str] = &["testUuid.apache", "testUuid.nil", "testUuid.ff"];
+/// Nor does its multiplexed server answer an unknown method: it closes the connection
+/// (it looks up `<method>_args` without checking the method exists).
+const THRIFTPY2_MULTI_SERVER: &[&str] = &[
+    "testUuid.apache",
+    "testUuid.nil",
+    "testUuid.ff",
+    "unknownMethod",
+];
 
 macro_rules! cross_tests {
     ($($name:ident: $server:ident <- $client:ident, $protocol:literal, $transport:literal, $skip:expr, $min:expr;)*) => {
@@ -273,6 +281,16 @@ cross_tests! {
     thriftpy2_server_binary_buffered: Thriftpy2 <- Ringrpc, "binary", "buffered", THRIFTPY2_NO_UUID, OUR_CHECKS - 3;
     thriftpy2_server_compact_framed: Thriftpy2 <- Ringrpc, "compact", "framed", THRIFTPY2_NO_UUID, OUR_CHECKS - 3;
     thriftpy2_server_compact_buffered: Thriftpy2 <- Ringrpc, "compact", "buffered", THRIFTPY2_NO_UUID, OUR_CHECKS - 3;
+    apache_client_multi_framed: Ringrpc <- Apache, "multi", "framed", &[], APACHE_CHECKS + 1;
+    apache_client_multic_buffered: Ringrpc <- Apache, "multic", "buffered", &[], APACHE_CHECKS + 1;
+    apache_client_multih: Ringrpc <- Apache, "multih", "buffered", &[], APACHE_CHECKS + 1;
+    thriftpy2_client_multi_buffered: Ringrpc <- Thriftpy2, "multi", "buffered", &[], THRIFTPY2_CHECKS + 1;
+    thriftpy2_client_multic_framed: Ringrpc <- Thriftpy2, "multic", "framed", &[], THRIFTPY2_CHECKS + 1;
+    apache_server_multi_buffered: Apache <- Ringrpc, "multi", "buffered", &[], OUR_CHECKS + 1;
+    apache_server_multic_framed: Apache <- Ringrpc, "multic", "framed", &[], OUR_CHECKS + 1;
+    apache_server_multih: Apache <- Ringrpc, "multih", "buffered", &[], OUR_CHECKS + 1;
+    thriftpy2_server_multi_framed: Thriftpy2 <- Ringrpc, "multi", "framed", THRIFTPY2_MULTI_SERVER, OUR_CHECKS + 1 - 4;
+    thriftpy2_server_multic_buffered: Thriftpy2 <- Ringrpc, "multic", "buffered", THRIFTPY2_MULTI_SERVER, OUR_CHECKS + 1 - 4;
     ringrpc_binary_framed: Ringrpc <- Ringrpc, "binary", "framed", &[], OUR_CHECKS;
     ringrpc_binary_buffered: Ringrpc <- Ringrpc, "binary", "buffered", &[], OUR_CHECKS;
     ringrpc_compact_framed: Ringrpc <- Ringrpc, "compact", "framed", &[], OUR_CHECKS;
@@ -340,7 +358,7 @@ fn the_client_exits_non_zero_when_checks_fail() {
     assert_eq!(bad.status.code(), Some(64));
     assert!(
         String::from_utf8_lossy(&bad.stderr)
-            .contains("--ttheader carries `--protocol binary` only")
+            .contains("--ttheader carries `--protocol binary` or `multi` only")
     );
 }
 

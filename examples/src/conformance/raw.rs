@@ -185,10 +185,11 @@ fn echoes_sequence_id(target: &RawTarget, seq_id: i32) -> Result<(), String> {
             ));
         }
     }
-    let called = target.name("testI32");
-    if message.name != called.as_str() {
+    // Multiplexed or not, the reply is named after the bare method (Apache's servers).
+    if message.name != "testI32" {
         return Err(format!(
-            "called {called}, the reply is named {:?}",
+            "called {}, the reply is named {:?}, not testI32",
+            target.name("testI32"),
             message.name
         ));
     }

@@ -6,7 +6,7 @@ use std::marker::PhantomData;
 use bytes::BytesMut;
 use ringrpc_codec::frame::{Framing, HeaderInfo, encode_frame};
 use ringrpc_codec::{
-    ApplicationException, Encode, EncodeError, MessageHeader, MessageType, Protocol,
+    ApplicationException, BytesStr, Encode, EncodeError, MessageHeader, MessageType, Protocol,
 };
 
 use crate::call::ReplySink;
@@ -28,7 +28,7 @@ impl<P: Protocol> FrameReplySink<'_, P> {
         body: &T,
     ) -> Result<(), EncodeError> {
         let header = MessageHeader {
-            name: self.call.name.clone(),
+            name: reply_name(&self.call.name),
             kind,
             seq_id: self.call.seq_id,
         };
@@ -42,6 +42,18 @@ impl<P: Protocol> FrameReplySink<'_, P> {
     }
 }
 
+/// The name a reply carries: the call's, without a multiplexed `Service:` prefix. Apache's
+/// multiplexed servers answer `ThriftTest:testVoid` as `testVoid`, and Apache's Go and Rust
+/// clients check it; a Thrift identifier has no `:`, so only multiplexed names lose one.
+fn reply_name(name: &BytesStr) -> BytesStr {
+    match name.find(':') {
+        Some(colon) => {
+            BytesStr::try_from(name.as_bytes().slice(colon + 1..)).unwrap_or_else(|_| name.clone())
+        }
+        None => name.clone(),
+    }
+}
+
 impl<P: Protocol> ReplySink for FrameReplySink<'_, P> {
     fn reply<T: Encode>(&mut self, result: &T) -> Result<(), EncodeError> {
         self.write(MessageType::Reply, result)
@@ -49,5 +61,18 @@ impl<P: Protocol> ReplySink for FrameReplySink<'_, P> {
 
     fn exception(&mut self, error: &ApplicationException) -> Result<(), EncodeError> {
         self.write(MessageType::Exception, error)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn multiplexed_replies_drop_the_service_prefix() {
+        let name = |s: &'static str| reply_name(&BytesStr::from_static(s));
+        assert_eq!(name("ThriftTest:testVoid"), "testVoid");
+        assert_eq!(name("testVoid"), "testVoid");
+        assert_eq!(name(":odd"), "odd");
     }
 }
