@@ -148,9 +148,16 @@ pub async fn serve_oneway<A: MethodArgs>(
     r: &mut impl ProtocolReader,
     handler: impl AsyncFnOnce(A) -> Result<(), CallError>,
 ) -> Result<(), EncodeError> {
-    if let Ok(args) = A::decode(r) {
-        // A oneway caller waits for nothing: the outcome has nowhere to go.
-        let _ = handler(args).await;
+    match A::decode(r) {
+        // A oneway caller waits for nothing: the outcome has nowhere to go but the log.
+        Ok(args) => {
+            if let Err(e) = handler(args).await {
+                tracing::warn!(method = A::METHOD.name, "a oneway call failed: {e}");
+            }
+        }
+        Err(e) => {
+            tracing::warn!(method = A::METHOD.name, "a oneway call's arguments were dropped: {e}");
+        }
     }
     Ok(())
 }
