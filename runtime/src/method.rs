@@ -156,7 +156,10 @@ pub async fn serve_oneway<A: MethodArgs>(
             }
         }
         Err(e) => {
-            tracing::warn!(method = A::METHOD.name, "a oneway call's arguments were dropped: {e}");
+            tracing::warn!(
+                method = A::METHOD.name,
+                "a oneway call's arguments were dropped: {e}"
+            );
         }
     }
     Ok(())
