@@ -11,6 +11,7 @@ pub mod metainfo;
 pub mod method;
 pub mod rt;
 pub mod server;
+pub mod service;
 pub mod transport;
 
 pub use call::{CallError, Channel, MethodInfo, PolicyConst, ReplySink};

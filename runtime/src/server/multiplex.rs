@@ -80,16 +80,11 @@ impl Dispatch for NoDefault {
     }
 }
 
-/// Several services behind one server:
-///
-/// ```ignore
-/// Server::builder().serve(address, || {
-///     Multiplexed::new()
-///         .default_service(thrift_test::Server::new(Handler))
-///         .service("ThriftTest", thrift_test::Server::new(Handler))
-///         .service("SecondService", second_service::Server::new(Second))
-/// })
-/// ```
+/// Several services behind one server: `Server::builder().serve(address, ||
+/// Multiplexed::new().default_service(a::Server::new(A)).service("A", a::Server::new(A))
+/// .service("B", b::Server::new(B)))` with generated `a` and `b` services (as
+/// `examples/src/bin/thrift-test-server.rs` serves ThriftTest and SecondService, tested in
+/// `examples/tests/multiplex.rs`).
 #[derive(Debug, Clone, Default)]
 pub struct Multiplexed<D = NoDefault, R = NoRoute> {
     default: D,
