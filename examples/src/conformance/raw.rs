@@ -216,13 +216,24 @@ fn oneway_gets_no_reply(target: &RawTarget) -> Result<(), String> {
         101,
         &TestI32Args { thing: 101 },
     )?;
-    let (message, _, value) = read_i32_reply(&conn.receive()?)?;
-    match (message.seq_id, value) {
-        (101, 101) => Ok(()),
-        (seq, value) => Err(format!(
-            "expected testI32's reply (seq id 101), got seq id {seq} with {value}"
-        )),
+    // Two calls after the oneway: a late, wrong reply to the oneway (a server answering in
+    // completion order) would show up before the second call's.
+    conn.send(
+        "testI32",
+        MessageType::Call,
+        102,
+        &TestI32Args { thing: 102 },
+    )?;
+    for expected in [101, 102] {
+        let (message, _, value) = read_i32_reply(&conn.receive()?)?;
+        if (message.seq_id, value) != (expected, expected) {
+            return Err(format!(
+                "expected testI32's reply (seq id {expected}), got seq id {} with {value}",
+                message.seq_id
+            ));
+        }
     }
+    Ok(())
 }
 
 /// Runs the raw checks (before any other connection is open: some peer servers serve one

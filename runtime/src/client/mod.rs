@@ -175,8 +175,9 @@ impl ClientBuilder {
     }
 
     /// Bounds on what replies may hold: frame, string and container sizes and nesting
-    /// depth (default [`DecodeLimits::default`]). A reply that breaks one fails its call
-    /// with [`CallError::Decode`].
+    /// depth (default [`DecodeLimits::default`]). A reply whose contents break one fails
+    /// its call with [`CallError::Decode`]; a reply frame over `max_frame_len` cannot be
+    /// skipped safely, so it closes the connection and fails every call on it.
     pub fn decode_limits(mut self, limits: DecodeLimits) -> Self {
         self.settings.limits = limits;
         self

@@ -38,7 +38,9 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use ringrpc_codec::BytesStr;
-use ringrpc_codec::metadata::{BACKWARD_PREFIX, Metadata, PERSIST_PREFIX, TRANSIT_PREFIX};
+use ringrpc_codec::metadata::{
+    BACKWARD_PREFIX, Metadata, PERSIST_PREFIX, TRANSIT_PREFIX, TRANSIT_UPSTREAM_PREFIX,
+};
 
 mod trace;
 
@@ -179,6 +181,9 @@ impl MetaInfo {
         for (key, value) in header.iter() {
             if let Some(name) = key.strip_prefix(PERSIST_PREFIX) {
                 info.set(Kind::Persistent, sub(key, name), value.clone());
+            } else if key.starts_with(TRANSIT_UPSTREAM_PREFIX) {
+                // Kitex's internal marking of a received transient; never a wire key of
+                // its own (as `Metadata::transients` treats it).
             } else if let Some(name) = key.strip_prefix(TRANSIT_PREFIX) {
                 info.set(Kind::Upstream, sub(key, name), value.clone());
             }
@@ -245,7 +250,8 @@ thread_local! {
 }
 
 /// Runs `f` on the current scope's metainfo; `None` outside any scope (or when called from
-/// inside another `with`).
+/// inside another `with`). `f` must not poll a [`Scoped`] future (no `block_on` inside):
+/// the scope cannot be swapped while `f` holds it, and that poll panics.
 pub fn with<R>(f: impl FnOnce(&mut MetaInfo) -> R) -> Option<R> {
     CURRENT.with(|current| {
         let mut current = current.try_borrow_mut().ok()?;
@@ -387,9 +393,11 @@ mod tests {
         received.insert("RPC_PERSIST_trace", "t1");
         received.insert("RPC_TRANSIT_tenant", "blue");
         received.insert("unrelated", "x");
+        received.insert("RPC_TRANSIT_UPSTREAM_leak", "y");
         let mut info = MetaInfo::from_request(&received);
         assert_eq!(info.persistent("trace").map(|v| v.as_str()), Some("t1"));
         assert_eq!(info.transient("tenant").map(|v| v.as_str()), Some("blue"));
+        assert_eq!(info.upstream_transients().count(), 1, "no UPSTREAM_ key");
         info.set_transient("hop", "2");
         info.set_persistent("", "ignored");
         info.set_transient("empty", "");

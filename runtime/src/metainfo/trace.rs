@@ -12,6 +12,9 @@ pub const TRACEPARENT: &str = "traceparent";
 /// The `tracestate` header key.
 pub const TRACESTATE: &str = "tracestate";
 
+/// The trace-flags bits version `00` defines: sampled (0x01) and random (0x02, Level 2).
+const KNOWN_FLAGS: u8 = 0x03;
+
 /// A parsed `traceparent`: which trace a call belongs to and which span is its parent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct TraceContext {
@@ -104,11 +107,13 @@ impl TraceContext {
         self.flags & 1 == 1
     }
 
-    /// The context a call made from here sends: the same trace and flags, with a fresh
-    /// span id as the parent.
+    /// The context a call made from here sends: the same trace, a fresh span id as the
+    /// parent, and the flags version `00` defines (sampled, and Level 2's random); other
+    /// bits, which a later version may have set, are cleared as `00` requires.
     pub fn child(&self) -> Self {
         TraceContext {
             parent_id: new_span_id(),
+            flags: self.flags & KNOWN_FLAGS,
             ..*self
         }
     }
@@ -228,5 +233,12 @@ mod tests {
         assert_ne!(a.parent_id, b.parent_id);
         assert_ne!(a.parent_id, [0; 8]);
         assert_eq!(TraceContext::parse(&a.to_string()), Ok(a));
+        let future =
+            TraceContext::parse("01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-ff").unwrap();
+        assert_eq!(
+            future.child().flags,
+            0x03,
+            "a 00 child carries only the 00 flags"
+        );
     }
 }

@@ -161,7 +161,10 @@ pub(crate) async fn serve_connection<S, D>(
         // A started frame must be finished within `frame_timeout` of its first bytes.
         let frame_deadline = match (limits.frame_timeout, reading.buf.is_empty()) {
             (Some(timeout), false) => {
-                Some(*partial_since.get_or_insert_with(Instant::now) + timeout)
+                // A timeout too long to add is no timeout.
+                partial_since
+                    .get_or_insert_with(Instant::now)
+                    .checked_add(timeout)
             }
             _ => {
                 partial_since = None;
@@ -241,10 +244,18 @@ impl<P: Protocol> CallReply<'_, P> {
         &mut self,
         write: impl FnOnce(&mut FrameReplySink<'_, P>) -> Result<(), EncodeError>,
     ) -> Result<(), EncodeError> {
-        if let Some(header) = self.header.as_mut() {
-            crate::metainfo::with(|m| m.write_backward(&mut header.metadata));
+        // Backward values go on this write only: if they cannot be encoded (too long for
+        // the header), the exception that reports it is sent without them.
+        let mut with_backward = None;
+        if let Some(header) = &self.header {
+            crate::metainfo::with(|m| {
+                let mut header = header.clone();
+                m.write_backward(&mut header.metadata);
+                with_backward = Some(header);
+            });
         }
-        let (framing, header, call) = (self.framing, self.header.as_ref(), self.call);
+        let header = with_backward.as_ref().or(self.header.as_ref());
+        let (framing, call) = (self.framing, self.call);
         let encode = |out: &mut BytesMut| {
             write(&mut FrameReplySink {
                 framing,

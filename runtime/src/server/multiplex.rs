@@ -1,8 +1,8 @@
 //! [`Multiplexed`]: several services behind one server, as Apache's `TMultiplexedProcessor`
 //! does: a call named `Service:method` goes to the service registered as `Service`, which
 //! sees the bare `method`; a name without a `:` goes to the default service, if one is set.
-//! Replies carry the full name the caller sent. Routes are a chain of types, so dispatch is
-//! a few string comparisons and no dynamic call.
+//! Replies carry the bare method name, as Apache's multiplexed servers' do. Routes are a
+//! chain of types, so dispatch is a few string comparisons and no dynamic call.
 
 use std::future::Future;
 
