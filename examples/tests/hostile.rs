@@ -1,12 +1,12 @@
 //! Hostile input against a live ThriftTest server: each malformed-input class of WIRE.md §4
 //! (truncated frames, negative and lying lengths, depth bombs, wrong wire types, unknown
 //! methods, garbage, 1-byte writes, slowloris held and trickled, connection churn) is fired at
-//! the server
-//! while a well-behaved client keeps calling. For every class the attacker must see the
-//! right outcome (a `TApplicationException` where the protocol allows one, else a clean
-//! close), nothing may panic, the process's peak RSS must stay bounded (no allocation of
-//! claimed sizes), and the well-behaved client must see no failed call and a p99 within
-//! 2× of its quiet baseline. Prints a table of class × outcome.
+//! the server while a well-behaved client keeps calling. For every class the attacker must
+//! see the right outcome (a `TApplicationException` where the protocol allows one, else a
+//! clean close), nothing may panic, the process's peak RSS must stay bounded and no single
+//! allocation may come near a claimed size (a counting allocator records the largest), and
+//! the well-behaved client must see no failed call and a p99 within 2× of its quiet
+//! baseline. Prints a table of class × outcome.
 //!
 //! Placement, on two cores: the server has core 0; the well-behaved client and the attacker
 //! share core 1, the attacker at `SCHED_IDLE`, so that what the client measures is the
@@ -410,6 +410,16 @@ fn classes() -> Vec<Class> {
 
 // ---- the well-behaved client and the run ----
 
+#[path = "../../codec/tests/support/counting_alloc.rs"]
+mod counting_alloc;
+
+#[global_allocator]
+static GLOBAL: counting_alloc::Counting = counting_alloc::Counting;
+
+/// No allocation in this process may come near a size an attacker claimed (2 GiB, 4 GiB,
+/// 2^31 elements): frames are capped at 16 MiB.
+const LARGEST_ALLOWED_ALLOCATION: usize = 32 << 20;
+
 /// Per-phase latency and failures of the well-behaved client (phase 0: quiet windows).
 struct Phases {
     latencies: Vec<Histogram<u64>>,
@@ -593,16 +603,18 @@ fn hostile_input_gets_typed_errors_or_clean_closes_while_others_are_served() {
     let rss_growth_kib = peak_rss_kib().saturating_sub(rss_before);
     server.shutdown().expect("the server shuts down");
     std::panic::set_hook(hook);
+    let largest = counting_alloc::largest_allocation();
     report(
         &fired,
         &phases.lock().unwrap(),
         rss_growth_kib,
+        largest,
         panics.load(Ordering::SeqCst),
     );
 }
 
 /// Prints the table and fails on any problem.
-fn report(fired: &[Fired], phases: &Phases, rss_growth_kib: u64, panics: usize) {
+fn report(fired: &[Fired], phases: &Phases, rss_growth_kib: u64, largest: usize, panics: usize) {
     println!(
         "\n{:<46} {:<13} {:>5} {:>6} {:>6} {:>7} {:>6}",
         "class", "outcome", "fired", "calls", "failed", "p99 µs", "×quiet"
@@ -660,9 +672,15 @@ fn report(fired: &[Fired], phases: &Phases, rss_growth_kib: u64, panics: usize) 
             ));
         }
     }
-    println!("peak RSS grew by {rss_growth_kib} KiB; panics: {panics}");
+    println!(
+        "peak RSS grew by {rss_growth_kib} KiB; largest allocation {} KiB; panics: {panics}",
+        largest / 1024
+    );
     if phases.failures[0] > 0 {
         problems.push("the well-behaved client failed in a quiet window".into());
+    }
+    if largest > LARGEST_ALLOWED_ALLOCATION {
+        problems.push(format!("an allocation of {largest} bytes"));
     }
     if rss_growth_kib > 64 * 1024 {
         problems.push(format!("peak RSS grew by {rss_growth_kib} KiB"));
