@@ -211,3 +211,61 @@ fn a_w3c_trace_follows_the_chain_with_a_fresh_span_per_hop() {
     middle.shutdown().unwrap();
     leaf.shutdown().unwrap();
 }
+
+/// Sends back a value too long for a TTHeader string (over 65,535 bytes).
+#[derive(Debug, Clone, Default)]
+struct Oversized;
+
+impl base::Base for Oversized {
+    async fn ping(&self) -> Result<BytesStr, base::PingError> {
+        Ok("pong".into())
+    }
+}
+
+impl echo::Echo for Oversized {
+    async fn echo(&self, msg: BytesStr) -> Result<BytesStr, echo::EchoError> {
+        metainfo::with(|m| m.send_backward("big", "x".repeat(70_000)));
+        Ok(msg)
+    }
+    async fn notify(&self, _event: BytesStr) -> Result<(), echo::NotifyError> {
+        Ok(())
+    }
+    async fn reset(&self) -> Result<(), echo::ResetError> {
+        Ok(())
+    }
+}
+
+#[test]
+fn a_backward_value_too_long_for_the_header_fails_the_call_with_an_exception_not_silence() {
+    use ringrpc::CallError;
+    use ringrpc::codec::ApplicationErrorKind;
+
+    let server = Server::builder()
+        .workers(1)
+        .serve("127.0.0.1:0", || echo::Server::new(Oversized))
+        .unwrap();
+    let address = server.address().to_string();
+    block_on(Driver::Auto, async move {
+        let client = echo::Client::new(
+            Client::builder(&address)
+                .timeout(std::time::Duration::from_secs(5))
+                .build()
+                .unwrap(),
+        );
+        let started = std::time::Instant::now();
+        match client.echo("hi".into()).await {
+            Err(echo::EchoError::Call(CallError::Application(e))) => {
+                assert_eq!(e.kind, ApplicationErrorKind::INTERNAL_ERROR, "{e:?}")
+            }
+            other => panic!("expected an INTERNAL_ERROR exception, got {other:?}"),
+        }
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(2),
+            "answered, not timed out"
+        );
+        // The connection still serves.
+        assert_eq!(client.channel().stats().connects, 1);
+    })
+    .unwrap();
+    server.shutdown().unwrap();
+}

@@ -97,3 +97,41 @@ fn a_default_service_takes_plain_names() {
     .unwrap();
     server.shutdown().unwrap();
 }
+
+#[test]
+fn a_client_can_name_the_service_as_the_server_registered_it_inherited_methods_included() {
+    use ringrpc_examples::echo::echo::{base, echo};
+    use ringrpc_examples::echo_service::EchoHandler;
+
+    let server = Server::builder()
+        .workers(1)
+        .serve("127.0.0.1:0", || {
+            Multiplexed::new().service("EchoSvc", echo::Server::new(EchoHandler::default()))
+        })
+        .unwrap();
+    let address = server.address().to_string();
+    block_on(Driver::Auto, async move {
+        let named = Client::builder(&address)
+            .multiplexed_as("EchoSvc")
+            .build()
+            .unwrap();
+        // `ping` is declared by `Base`, which `Echo` extends: still `EchoSvc:ping`.
+        assert_eq!(base::Client::new(&named).ping().await.unwrap(), "pong");
+        assert_eq!(
+            echo::Client::new(&named).echo("hi".into()).await.unwrap(),
+            "hi"
+        );
+        // Named after the IDL, the same calls miss the registered name.
+        let by_idl = Client::builder(&address).multiplexed(true).build().unwrap();
+        assert!(is_unknown_method(base::Client::new(&by_idl).ping().await));
+        let other = Client::builder(&address)
+            .multiplexed_as("Other")
+            .build()
+            .unwrap();
+        assert!(is_unknown_method(base::Client::new(&other).ping().await));
+        // The first client's names are still its own (names are cached by content).
+        assert_eq!(base::Client::new(&named).ping().await.unwrap(), "pong");
+    })
+    .unwrap();
+    server.shutdown().unwrap();
+}

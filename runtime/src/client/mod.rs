@@ -55,6 +55,17 @@ impl Default for PoolMode {
     }
 }
 
+/// How calls are named on the wire.
+#[derive(Debug, Clone)]
+enum Naming {
+    /// `method`.
+    Plain,
+    /// `Service:method`, with the IDL service that declares the method.
+    Multiplexed,
+    /// `Name:method`, with the name the server registered the service under.
+    MultiplexedAs(Arc<str>),
+}
+
 /// Connection management settings.
 #[derive(Debug, Clone)]
 struct PoolConfig {
@@ -69,8 +80,8 @@ struct PoolConfig {
 #[derive(Debug, Clone)]
 struct Settings {
     dialect: Dialect,
-    /// Calls are named `Service:method` (Apache's TMultiplexedProtocol).
-    multiplexed: bool,
+    /// How calls are named on the wire.
+    naming: Naming,
     timeout: Duration,
     connect_timeout: Duration,
     limits: DecodeLimits,
@@ -108,7 +119,7 @@ impl Client {
             address: address.parse(),
             settings: Settings {
                 dialect: Dialect::new(Framing::TTHeader, ProtocolId::Binary),
-                multiplexed: false,
+                naming: Naming::Plain,
                 timeout: Duration::from_secs(1),
                 connect_timeout: Duration::from_secs(1),
                 limits: DecodeLimits::default(),
@@ -156,9 +167,23 @@ impl ClientBuilder {
     }
 
     /// Names calls `Service:method`, as Apache's `TMultiplexedProtocol` does, for servers
-    /// that host several services on one port (default: plain method names).
+    /// that host several services on one port (default: plain method names). `Service` is
+    /// the IDL service that declares the method (for an inherited method, the parent);
+    /// see [`multiplexed_as`](Self::multiplexed_as) for a server that registered the
+    /// service under another name.
     pub fn multiplexed(mut self, multiplexed: bool) -> Self {
-        self.settings.multiplexed = multiplexed;
+        self.settings.naming = if multiplexed {
+            Naming::Multiplexed
+        } else {
+            Naming::Plain
+        };
+        self
+    }
+
+    /// Names every call `service:method`: the name the server registered this service
+    /// under, inherited methods included (Apache's `TMultiplexedProtocol(service)`).
+    pub fn multiplexed_as(mut self, service: &str) -> Self {
+        self.settings.naming = Naming::MultiplexedAs(service.into());
         self
     }
 
@@ -259,10 +284,10 @@ impl Channel for Client {
             }
         };
         let metadata = crate::metainfo::with(|m| m.request_header()).flatten();
-        let name = if config.settings.multiplexed {
-            multiplexed_name(method)
-        } else {
-            BytesStr::from_static(method.name)
+        let name = match &config.settings.naming {
+            Naming::Plain => BytesStr::from_static(method.name),
+            Naming::Multiplexed => multiplexed_name(method.service, method),
+            Naming::MultiplexedAs(service) => multiplexed_name(service, method),
         };
         let sent = conn.send(name, method.oneway, args, metadata);
         let timed = match &sent {
@@ -292,19 +317,24 @@ impl Channel for Client {
     }
 }
 
-/// `Service:method` for `method`, made once per method and thread.
-fn multiplexed_name(method: &'static MethodInfo) -> BytesStr {
+/// `service:method`, made once per (service name, method) and thread: cached per method
+/// (a static) with the service names seen for it, compared by content.
+fn multiplexed_name(service: &str, method: &'static MethodInfo) -> BytesStr {
+    type Names = std::collections::HashMap<usize, Vec<(Box<str>, BytesStr)>>;
     thread_local! {
-        static NAMES: std::cell::RefCell<std::collections::HashMap<usize, BytesStr>> =
-            std::cell::RefCell::default();
+        static NAMES: std::cell::RefCell<Names> = std::cell::RefCell::default();
     }
-    let key = method as *const MethodInfo as usize;
     NAMES.with(|names| {
-        names
-            .borrow_mut()
-            .entry(key)
-            .or_insert_with(|| format!("{}:{}", method.service, method.name).into())
-            .clone()
+        let mut names = names.borrow_mut();
+        let seen = names
+            .entry(method as *const MethodInfo as usize)
+            .or_default();
+        if let Some((_, name)) = seen.iter().find(|(s, _)| &**s == service) {
+            return name.clone();
+        }
+        let name = BytesStr::from(format!("{service}:{}", method.name));
+        seen.push((service.into(), name.clone()));
+        name
     })
 }
 
