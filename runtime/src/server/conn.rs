@@ -26,6 +26,10 @@ use crate::metainfo::{self, MetaInfo};
 use crate::rt::{Broadcast, CatchUnwind, InlineFirst, LocalNotify, panic_message};
 use crate::transport::{Outbox, ReadBuffer, write_loop};
 
+/// Reply bytes a connection may have waiting for its peer before the server stops reading
+/// its calls.
+const REPLY_BACKLOG_LIMIT: usize = 4 << 20;
+
 /// Per-connection limits.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct ConnLimits {
@@ -154,6 +158,17 @@ pub(crate) async fn serve_connection<S, D>(
         }
         while shared.in_flight.get() >= limits.max_in_flight {
             shared.finished.notified().await;
+        }
+        // A peer that does not read its replies is not read either: the replies waiting
+        // for it stay bounded (by this backlog and one more read's worth of calls).
+        while shared.outbox.pending() > REPLY_BACKLOG_LIMIT
+            && !shared.outbox.failed()
+            && !drain.fired()
+        {
+            monoio::select! {
+                _ = shared.outbox.written_some() => {}
+                _ = drain.wait() => {}
+            }
         }
         if shared.outbox.failed() || shared.unreadable.get() || drain.fired() {
             break;

@@ -18,6 +18,10 @@ pub(crate) struct Outbox {
     closing: Cell<bool>,
     failed: Cell<bool>,
     written: Cell<u64>,
+    /// Bytes of the write in flight.
+    writing: Cell<usize>,
+    /// Notified after each write completes.
+    drained: LocalNotify,
 }
 
 impl Outbox {
@@ -32,6 +36,17 @@ impl Outbox {
     pub(crate) fn close(&self) {
         self.closing.set(true);
         self.wake.notify();
+    }
+
+    /// Bytes queued or being written: what the peer has yet to take.
+    pub(crate) fn pending(&self) -> usize {
+        self.queued.borrow().len() + self.writing.get()
+    }
+
+    /// Waits until the next write completes (or a write already completed since the last
+    /// wait).
+    pub(crate) async fn written_some(&self) {
+        self.drained.notified().await
     }
 
     /// Bytes written to the peer so far.
@@ -62,7 +77,10 @@ pub(crate) async fn write_loop<W: AsyncWriteRent>(mut writer: W, outbox: &Outbox
         };
         match chunk {
             Some(chunk) => {
+                outbox.writing.set(chunk.len());
                 let (result, chunk) = writer.write_all(chunk).await;
+                outbox.writing.set(0);
+                outbox.drained.notify();
                 if let Err(e) = result {
                     tracing::debug!("write failed, closing the connection: {e}");
                     outbox.failed.set(true);
