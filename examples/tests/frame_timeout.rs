@@ -110,3 +110,43 @@ fn a_stalled_frame_is_closed_after_the_timeout() {
     assert!(waited < TIMEOUT * 10, "closed only after {waited:?}");
     server.shutdown().unwrap();
 }
+
+/// A server that closes first (here: a bad frame after a good call) still delivers the
+/// good call's reply and then a clean end of stream: it reads and drops what the peer
+/// sends for a moment instead of closing with unread input, which would reset the
+/// connection (a lingering close).
+#[test]
+fn closing_on_bad_input_delivers_earlier_replies_then_a_clean_end() {
+    let (server, mut stream) = serve();
+    let mut bytes = frame(5);
+    bytes.extend_from_slice(&[0xff, 0xff, 0xff, 0xff]);
+    bytes.extend(std::iter::repeat_n(0xab, 100 * 1024));
+    stream.write_all(&bytes).unwrap();
+    let mut received = Vec::new();
+    let mut chunk = [0u8; 4096];
+    loop {
+        match stream.read(&mut chunk) {
+            Ok(0) => break,
+            Ok(n) => received.extend_from_slice(&chunk[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => panic!(
+                "the connection was not closed cleanly after {} bytes: {e}",
+                received.len()
+            ),
+        }
+    }
+    assert_eq!(
+        received.len(),
+        frame(5).len(),
+        "exactly the good call's reply"
+    );
+    // The server still reads (and drops) for a moment after closing its side, so what a
+    // peer sends meanwhile meets no reset.
+    for _ in 0..3 {
+        std::thread::sleep(Duration::from_millis(20));
+        stream
+            .write_all(&[0xab; 16 * 1024])
+            .expect("the server is still draining, not resetting");
+    }
+    server.shutdown().unwrap();
+}

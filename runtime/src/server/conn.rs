@@ -123,6 +123,8 @@ pub(crate) async fn serve_connection<S, D>(
     let mut next_index = 0u64;
     // When the bytes of the unfinished frame at the front of the buffer began arriving.
     let mut partial_since: Option<Instant> = None;
+    // Whether the peer closed (or broke) the connection first.
+    let mut peer_closed = false;
     let mut calls = InlineFirst::default();
     'read: loop {
         loop {
@@ -206,10 +208,14 @@ pub(crate) async fn serve_connection<S, D>(
             break;
         };
         match read {
-            Ok(0) => break,
+            Ok(0) => {
+                peer_closed = true;
+                break;
+            }
             Ok(_) => {}
             Err(e) => {
                 tracing::debug!("read failed, closing the connection: {e}");
+                peer_closed = true;
                 break;
             }
         }
@@ -223,6 +229,30 @@ pub(crate) async fn serve_connection<S, D>(
     }
     shared.outbox.close();
     writer.await;
+    if !peer_closed && !shared.outbox.failed() && !abort.fired() {
+        linger(&mut reader, &mut reading).await;
+    }
+}
+
+/// How long, and for how many bytes, a server that closes first keeps reading.
+const LINGER: Duration = Duration::from_millis(250);
+const LINGER_BYTES: usize = 256 << 10;
+
+/// After the server closed its side first (bad input, a timeout, shutdown), reads and drops
+/// what the peer still sends, for a moment: closing with unread input would reset the
+/// connection and could destroy replies the peer has not read yet (nginx's lingering close).
+async fn linger<R: AsyncReadRent>(reader: &mut R, reading: &mut ReadBuffer) {
+    let _ = monoio::time::timeout(LINGER, async {
+        let mut budget = LINGER_BYTES;
+        loop {
+            reading.buf.clear();
+            match reading.read_from(reader).await {
+                Ok(n) if n > 0 && n < budget => budget -= n,
+                _ => break,
+            }
+        }
+    })
+    .await;
 }
 
 /// Runs one call and queues its reply.

@@ -144,8 +144,7 @@ impl ServerBuilder {
     /// Serves one stream that is already connected (a socket pair, an inherited socket)
     /// on the current runtime, with this builder's limits, until the peer closes it or
     /// sends bytes that cannot be framed. The worker settings do not apply. The runtime
-    /// must have its timer enabled (`ringrpc::rt` runtimes do) unless `frame_timeout` is
-    /// `None`.
+    /// must have its timer enabled (`ringrpc::rt` runtimes do).
     pub async fn serve_stream<S, D>(&self, stream: S, service: D)
     where
         S: AsyncReadRent + AsyncWriteRent + Split + 'static,
