@@ -5,7 +5,7 @@
 use ringrpc::codec::BytesStr;
 use ringrpc::metainfo::{self, MetaInfo};
 use ringrpc::rt::block_on;
-use ringrpc::{Client, Driver, Server};
+use ringrpc::{Client, Driver, RunningServer, Server};
 use ringrpc_examples::echo::echo::{base, echo};
 
 /// What a server saw of the metainfo, as text: `persist=…;transit=…`.
@@ -93,8 +93,8 @@ impl echo::Echo for Middle {
     }
 }
 
-#[test]
-fn persistent_values_follow_the_chain_transient_ones_go_one_hop_backward_ones_come_back() {
+/// A middle server whose handler calls a leaf server: `(middle, leaf)`.
+fn two_hops() -> (RunningServer, RunningServer) {
     let leaf = Server::builder()
         .workers(1)
         .serve("127.0.0.1:0", || echo::Server::new(Leaf))
@@ -110,6 +110,12 @@ fn persistent_values_follow_the_chain_transient_ones_go_one_hop_backward_ones_co
             })
         })
         .unwrap();
+    (middle, leaf)
+}
+
+#[test]
+fn persistent_values_follow_the_chain_transient_ones_go_one_hop_backward_ones_come_back() {
+    let (middle, leaf) = two_hops();
     let address = middle.address().to_string();
     let (reply, backward, outside) = block_on(Driver::Auto, async move {
         let client = echo::Client::new(Client::builder(&address).build().unwrap());
@@ -145,21 +151,7 @@ fn persistent_values_follow_the_chain_transient_ones_go_one_hop_backward_ones_co
 fn a_w3c_trace_follows_the_chain_with_a_fresh_span_per_hop() {
     use ringrpc::metainfo::TraceContext;
 
-    let leaf = Server::builder()
-        .workers(1)
-        .serve("127.0.0.1:0", || echo::Server::new(Leaf))
-        .unwrap();
-    let leaf_client = Client::builder(&leaf.address().to_string())
-        .build()
-        .unwrap();
-    let middle = Server::builder()
-        .workers(1)
-        .serve("127.0.0.1:0", move || {
-            echo::Server::new(Middle {
-                leaf: echo::Client::new(leaf_client.clone()),
-            })
-        })
-        .unwrap();
+    let (middle, leaf) = two_hops();
     let address = middle.address().to_string();
     let origin =
         TraceContext::parse("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01").unwrap();

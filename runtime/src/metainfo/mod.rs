@@ -218,6 +218,11 @@ impl MetaInfo {
         (!header.is_empty()).then_some(header)
     }
 
+    /// Server side: whether the handler set any backward value.
+    pub(crate) fn has_backward(&self) -> bool {
+        self.entries.iter().any(|(k, _, _)| *k == Kind::Backward)
+    }
+
     /// Server side: adds the backward values to a reply's header.
     pub(crate) fn write_backward(&self, header: &mut Metadata) {
         for (key, value) in self.iter(Kind::Backward) {

@@ -294,9 +294,11 @@ impl<P: Protocol> CallReply<'_, P> {
         let mut with_backward = None;
         if let Some(header) = &self.header {
             crate::metainfo::with(|m| {
-                let mut header = header.clone();
-                m.write_backward(&mut header.metadata);
-                with_backward = Some(header);
+                if m.has_backward() {
+                    let mut header = header.clone();
+                    m.write_backward(&mut header.metadata);
+                    with_backward = Some(header);
+                }
             });
         }
         let header = with_backward.as_ref().or(self.header.as_ref());
