@@ -3,6 +3,7 @@
 //! keys ([`int_key`]).
 
 use crate::bytes_str::BytesStr;
+use smallvec::SmallVec;
 
 /// Prefix of a transient value: delivered to the next hop only.
 pub const TRANSIT_PREFIX: &str = "RPC_TRANSIT_";
@@ -82,7 +83,9 @@ pub mod int_key {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Metadata {
     strs: Vec<(BytesStr, BytesStr)>,
-    ints: Vec<(u16, BytesStr)>,
+    /// Inline up to two: a ringrpc caller sends one (its timeout), so decoding its header
+    /// allocates nothing.
+    ints: SmallVec<[(u16, BytesStr); 2]>,
     persistent: Vec<(BytesStr, BytesStr)>,
     acl_token: Option<BytesStr>,
 }
@@ -107,7 +110,7 @@ impl Metadata {
     pub const fn new() -> Self {
         Metadata {
             strs: Vec::new(),
-            ints: Vec::new(),
+            ints: SmallVec::new_const(),
             persistent: Vec::new(),
             acl_token: None,
         }

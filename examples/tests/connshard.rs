@@ -192,7 +192,7 @@ fn a_dead_server_gets_backoff_not_a_storm_and_calls_recover_when_it_returns() {
         let until = Instant::now() + Duration::from_millis(600);
         let mut backing_off = None;
         while Instant::now() < until {
-            if let Err(CallError::Transport(why)) = client.ping().await {
+            if let Err(CallError::Unavailable(why)) = client.ping().await {
                 if why.contains("the next attempt is in") {
                     backing_off = Some(why);
                 }

@@ -59,6 +59,10 @@ pub enum CallError {
     Transport(String),
     /// No reply within the call's timeout.
     Timeout(std::time::Duration),
+    /// The call was not sent: no endpoint could take it (none discovered, not connected,
+    /// circuit breaker open, every one ejected) or a fault was injected before sending.
+    /// Always safe to retry.
+    Unavailable(String),
 }
 
 impl fmt::Display for CallError {
@@ -69,6 +73,7 @@ impl fmt::Display for CallError {
             CallError::Encode(e) => write!(f, "cannot encode the request: {e}"),
             CallError::Transport(e) => write!(f, "transport error: {e}"),
             CallError::Timeout(t) => write!(f, "no reply within {} ms", t.as_millis()),
+            CallError::Unavailable(why) => write!(f, "the call was not sent: {why}"),
         }
     }
 }

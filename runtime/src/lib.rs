@@ -9,10 +9,12 @@ pub mod client;
 pub mod governance;
 pub mod metainfo;
 pub mod method;
+pub mod policy;
 pub mod rt;
 pub mod server;
 pub mod service;
 pub mod transport;
+pub mod watch;
 
 pub use call::{CallError, Channel, MethodInfo, PolicyConst, ReplySink};
 pub use client::{Client, PoolMode};

@@ -10,13 +10,14 @@ use std::rc::Rc;
 use std::task::{Poll, Waker};
 
 use monoio::io::{AsyncReadRent, AsyncWriteRent, Split, Splitable};
-use ringrpc_codec::frame::{Dialect, Frame, FrameDecoder, Framing, HeaderInfo, encode_frame};
+use ringrpc_codec::frame::{Dialect, Frame, FrameDecoder, Framing, HeaderInfo};
 use ringrpc_codec::{
-    Binary, BytesStr, Compact, DecodeLimits, Encode, MessageHeader, MessageType, Metadata,
-    Protocol, ProtocolId, ProtocolReader,
+    Binary, BytesStr, Compact, DecodeLimits, MessageHeader, MessageType, Metadata, Protocol,
+    ProtocolId, ProtocolReader,
 };
 use slab::Slab;
 
+use super::cx::Args;
 use super::stats::{ConnectionStats, Counters};
 use crate::call::CallError;
 use crate::transport::{Outbox, ReadBuffer, write_loop};
@@ -103,12 +104,14 @@ impl Connection {
 
     /// Queues a call of `method` and, unless it is oneway, returns the slot its reply will
     /// arrive in.
-    pub(crate) fn send<A: Encode>(
+    /// `metadata` goes in the header (TTHeader, THeader); it is lent, and comes back as
+    /// it was.
+    pub(crate) fn send(
         &self,
         name: BytesStr,
         oneway: bool,
-        args: &A,
-        metadata: Option<Metadata>,
+        args: Args<'_>,
+        metadata: &mut Metadata,
     ) -> Result<Option<(usize, i32)>, CallError> {
         let mut state = self.state.borrow_mut();
         if let Some(why) = &state.broken {
@@ -148,26 +151,28 @@ impl Connection {
             matches!(self.dialect.framing, Framing::TTHeader | Framing::THeader).then(|| {
                 HeaderInfo {
                     seq_id,
-                    metadata: metadata.unwrap_or_default(),
+                    metadata: std::mem::take(metadata),
                     ..HeaderInfo::default()
                 }
             });
         let framing = self.dialect.framing;
         let encoded = self.outbox.push(|out| {
             let start = out.len();
-            let encoded = match self.dialect.protocol {
-                ProtocolId::Binary => {
-                    encode_frame::<Binary, _, _>(framing, header.as_ref(), &message, args, out)
-                }
-                ProtocolId::Compact => {
-                    encode_frame::<Compact, _, _>(framing, header.as_ref(), &message, args, out)
-                }
-            };
+            let encoded = args.args.encode_call(
+                self.dialect.protocol,
+                framing,
+                header.as_ref(),
+                &message,
+                out,
+            );
             if encoded.is_err() {
                 out.truncate(start);
             }
             encoded
         });
+        if let Some(header) = header {
+            *metadata = header.metadata;
+        }
         if let Err(e) = encoded {
             if let Some(slot) = slot {
                 state.calls.remove(slot);

@@ -1,16 +1,28 @@
 //! The client: `Client::builder("tcp://127.0.0.1:9090").build()` gives a [`Client`] that
-//! implements [`Channel`], so a generated `Client::new(channel)` calls
-//! through it. A `Client` is `Send + Sync + Clone`: hand clones to every worker. Calls run
-//! on the caller's core, over that core's own connections to the endpoint (ConnShard, see
-//! `pool.rs`): multiplexed by sequence id by default, or one call per connection for peers
-//! that cannot pipeline ([`PoolMode::PingPong`]). Each call waits at most its method's
-//! `@control_plane` `timeout_ms`, else the builder's timeout, connecting included.
+//! implements [`Channel`], so a generated `Client::new(channel)` calls through it. A
+//! `Client` is `Send + Sync + Clone`: hand clones to every worker. Calls run on the
+//! caller's core, over that core's own connections (ConnShard, see `pool.rs`):
+//! multiplexed by sequence id by default, or one call per connection for peers that
+//! cannot pipeline ([`PoolMode::PingPong`]).
+//!
+//! Every call crosses a layer stack built once per core: the user's layers
+//! ([`ClientBuilder::layer`]) around the governance layers (`layers.rs`: deadline, retries
+//! and backup requests, load balancing over the discovered instances with outlier
+//! ejection, circuit breakers, fault injection) around the transport. Each method's
+//! policy is its IDL `@control_plane`, overridden by builder options
+//! ([`ClientBuilder::policy`]), overridden live ([`ClientBuilder::live_policy`]).
 
 mod backoff;
 mod conn;
+mod core;
+mod cx;
+pub mod discovery;
+pub mod layers;
 mod pool;
 mod stats;
+mod transport;
 
+use std::fmt;
 use std::io;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -18,13 +30,19 @@ use std::time::{Duration, Instant};
 
 use ringrpc_codec::frame::{Dialect, Frame, Framing};
 use ringrpc_codec::{
-    ApplicationException, Binary, BytesStr, Compact, Decode, DecodeLimits, Encode, MessageType,
-    Protocol, ProtocolId, ProtocolReader,
+    Binary, Compact, Decode, DecodeLimits, Encode, Protocol, ProtocolId, ProtocolReader,
 };
 
-use crate::call::{CallError, Channel, MethodInfo, OnewayResult, PolicyConst};
+use crate::call::{CallError, Channel, MethodInfo, OnewayResult};
+use crate::governance::balance::EjectionConfig;
+use crate::policy::{LivePolicy, OverrideError, Overrides, PolicyValue};
+use crate::service::{Identity, Layer, Service, Stack};
 use crate::transport::{Address, AddressError};
+pub use cx::{Args, ClientCx};
+pub use discovery::{Discovery, DiscoveryError, Instance};
+pub use layers::Governed;
 pub use stats::{ClientStats, ConnectionStats};
+pub(crate) use transport::RPC_TIMEOUT_KEY;
 
 /// How a core's connections to one endpoint carry calls.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -57,7 +75,7 @@ impl Default for PoolMode {
 
 /// How calls are named on the wire.
 #[derive(Debug, Clone)]
-enum Naming {
+pub(crate) enum Naming {
     /// `method`.
     Plain,
     /// `Service:method`, with the IDL service that declares the method.
@@ -68,7 +86,7 @@ enum Naming {
 
 /// Connection management settings.
 #[derive(Debug, Clone)]
-struct PoolConfig {
+pub(crate) struct PoolConfig {
     mode: PoolMode,
     idle_timeout: Option<Duration>,
     keepalive: Option<Duration>,
@@ -78,7 +96,7 @@ struct PoolConfig {
 
 /// What the builder sets.
 #[derive(Debug, Clone)]
-struct Settings {
+pub(crate) struct Settings {
     dialect: Dialect,
     /// How calls are named on the wire.
     naming: Naming,
@@ -86,74 +104,147 @@ struct Settings {
     connect_timeout: Duration,
     limits: DecodeLimits,
     pool: PoolConfig,
+    /// Policy set by builder options.
+    overrides: Overrides,
+    /// The persistent metainfo key whose value routes a call to the instances tagged with
+    /// it.
+    route_tag_key: Arc<str>,
+    ejection: EjectionConfig,
 }
 
 /// Everything a client's calls need, shared by its clones on every core.
 #[derive(Debug)]
-struct ClientConfig {
-    /// Names this client's pools in each core's shard.
+pub(crate) struct ClientConfig {
+    /// Names this client's state in each core's shard.
     id: u64,
-    address: Address,
+    /// What the client calls, for messages: an address or "discovered instances".
+    target: String,
+    discovery: Discovery,
+    live: Option<LivePolicy>,
     settings: Settings,
 }
 
-/// Builds a [`Client`].
-#[derive(Debug, Clone)]
-pub struct ClientBuilder {
-    address: Result<Address, AddressError>,
-    settings: Settings,
+/// Why a client could not be built.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum ClientBuildError {
+    /// The address does not parse.
+    Address(AddressError),
+    /// A policy option is refused.
+    Policy(OverrideError),
 }
 
-/// A client of one endpoint. Clones share its settings; each core keeps its own
-/// connections to the endpoint.
+impl fmt::Display for ClientBuildError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ClientBuildError::Address(e) => e.fmt(f),
+            ClientBuildError::Policy(e) => write!(f, "client policy option: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for ClientBuildError {}
+
+impl From<AddressError> for ClientBuildError {
+    fn from(e: AddressError) -> Self {
+        ClientBuildError::Address(e)
+    }
+}
+
+/// Builds a [`Client`]; `L` is the user's layers ([`ClientBuilder::layer`]).
 #[derive(Debug, Clone)]
-pub struct Client {
+pub struct ClientBuilder<L = Identity> {
+    target: Result<(String, Discovery), ClientBuildError>,
+    settings: Settings,
+    live: Option<LivePolicy>,
+    layer: L,
+}
+
+/// A client of one service: one address, or the instances a [`Discovery`] lists. Clones
+/// share its settings; each core keeps its own connections.
+#[derive(Debug, Clone)]
+pub struct Client<L = Identity> {
     config: Arc<ClientConfig>,
+    /// Held by every handle: each core retires its state once none is left.
+    handles: Arc<()>,
+    layer: L,
+}
+
+fn default_settings() -> Settings {
+    Settings {
+        dialect: Dialect::new(Framing::TTHeader, ProtocolId::Binary),
+        naming: Naming::Plain,
+        timeout: Duration::from_secs(1),
+        connect_timeout: Duration::from_secs(1),
+        limits: DecodeLimits::default(),
+        pool: PoolConfig {
+            mode: PoolMode::default(),
+            idle_timeout: Some(Duration::from_secs(300)),
+            keepalive: Some(Duration::from_secs(30)),
+            backoff_base: Duration::from_millis(20),
+            backoff_max: Duration::from_secs(5),
+        },
+        overrides: Overrides::new(),
+        route_tag_key: "route_tag".into(),
+        ejection: EjectionConfig::default(),
+    }
 }
 
 impl Client {
     /// A client of `address` (`tcp://host:port`, `unix:///path` or `host:port`) speaking
     /// TTHeader with the Binary protocol (Kitex's default), with a 1 s call timeout.
     pub fn builder(address: &str) -> ClientBuilder {
+        let target = address
+            .parse::<Address>()
+            .map_err(ClientBuildError::Address)
+            .map(|address| {
+                let instance = Instance {
+                    address: address.clone(),
+                    weight: discovery::DEFAULT_WEIGHT,
+                    tags: Vec::new(),
+                };
+                let discovery =
+                    Discovery::fixed(vec![instance]).expect("one instance has no duplicate");
+                (address.to_string(), discovery)
+            });
         ClientBuilder {
-            address: address.parse(),
-            settings: Settings {
-                dialect: Dialect::new(Framing::TTHeader, ProtocolId::Binary),
-                naming: Naming::Plain,
-                timeout: Duration::from_secs(1),
-                connect_timeout: Duration::from_secs(1),
-                limits: DecodeLimits::default(),
-                pool: PoolConfig {
-                    mode: PoolMode::default(),
-                    idle_timeout: Some(Duration::from_secs(300)),
-                    keepalive: Some(Duration::from_secs(30)),
-                    backoff_base: Duration::from_millis(20),
-                    backoff_max: Duration::from_secs(5),
-                },
-            },
+            target,
+            settings: default_settings(),
+            live: None,
+            layer: Identity,
         }
     }
 
+    /// A client of the instances `discovery` lists (a static list, a watched file, etcd),
+    /// balanced by each method's `load_balance` policy.
+    pub fn discover(discovery: Discovery) -> ClientBuilder {
+        ClientBuilder {
+            target: Ok(("the discovered instances".to_owned(), discovery)),
+            settings: default_settings(),
+            live: None,
+            layer: Identity,
+        }
+    }
+}
+
+impl<L> Client<L> {
     /// Calls waiting for their replies on the current core.
     pub fn in_flight(&self) -> usize {
-        pool::existing_pool(&self.config).map_or(0, |p| p.in_flight())
+        core::existing(&self.config, |c| c.in_flight()).unwrap_or(0)
     }
 
     /// This client's connections on the current core, and its connection attempts here.
     pub fn stats(&self) -> ClientStats {
-        pool::existing_pool(&self.config).map_or(
-            ClientStats {
-                connections: Vec::new(),
-                connects: 0,
-                connect_failures: 0,
-                evicted: 0,
-            },
-            |p| p.stats(),
-        )
+        core::existing(&self.config, |c| c.stats()).unwrap_or(ClientStats {
+            connections: Vec::new(),
+            connects: 0,
+            connect_failures: 0,
+            evicted: 0,
+        })
     }
 }
 
-impl ClientBuilder {
+impl<L> ClientBuilder<L> {
     /// The framing (default TTHeader; `Framed` for Apache/volo peers).
     pub fn framing(mut self, framing: Framing) -> Self {
         self.settings.dialect.framing = framing;
@@ -234,120 +325,146 @@ impl ClientBuilder {
         self
     }
 
+    /// Sets a policy key for the methods in `scope` (`*`, `Service` or
+    /// `Service.method`), over the IDL's `@control_plane` and under live overrides; e.g.
+    /// `.policy("*", "retry.max_attempts", 3u64)`. A bad key or value fails
+    /// [`build`](Self::build), naming it.
+    pub fn policy(mut self, scope: &str, key: &str, value: impl Into<PolicyValue>) -> Self {
+        if self.target.is_ok() {
+            if let Err(e) = self.settings.overrides.set(scope, key, value) {
+                self.target = Err(ClientBuildError::Policy(e));
+            }
+        }
+        self
+    }
+
+    /// Follows live policy overrides (fed by a watched file or etcd), which take
+    /// precedence over builder options and the IDL.
+    pub fn live_policy(mut self, live: LivePolicy) -> Self {
+        self.live = Some(live);
+        self
+    }
+
+    /// The persistent metainfo key whose value routes a call to the instances tagged with
+    /// it (default `route_tag`): `metainfo.set_persistent("route_tag", "canary")` sends
+    /// the calls of that call chain to the `canary` instances, or to the untagged ones if
+    /// none is tagged so.
+    pub fn route_tag_key(mut self, key: &str) -> Self {
+        self.settings.route_tag_key = key.into();
+        self
+    }
+
+    /// When an instance is ejected from balancing after consecutive failures (default 5
+    /// failures; 1 s, doubling up to 30 s).
+    pub fn ejection(mut self, ejection: EjectionConfig) -> Self {
+        self.settings.ejection = ejection;
+        self
+    }
+
+    /// Adds `layer` around the governance layers, inside the layers added before it (the
+    /// first added sees each call first). The layer is cloned onto every core.
+    pub fn layer<T>(self, layer: T) -> ClientBuilder<Stack<T, L>> {
+        ClientBuilder {
+            target: self.target,
+            settings: self.settings,
+            live: self.live,
+            layer: Stack::new(layer, self.layer),
+        }
+    }
+
     /// The client; connections open on each core at its first call there.
-    pub fn build(self) -> Result<Client, AddressError> {
+    pub fn build(self) -> Result<Client<L>, ClientBuildError> {
         static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+        let (target, discovery) = self.target?;
         Ok(Client {
             config: Arc::new(ClientConfig {
                 id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
-                address: self.address?,
+                target,
+                discovery,
+                live: self.live,
                 settings: self.settings,
             }),
+            handles: Arc::new(()),
+            layer: self.layer,
         })
     }
 
-    /// The client, with its first connection on the current core already open: a wrong
-    /// address or a server that is down shows here rather than at the first call.
-    pub async fn connect(self) -> io::Result<Client> {
+    /// The client, with a connection to its first instance already open on the current
+    /// core: a wrong address or a server that is down shows here rather than at the first
+    /// call.
+    pub async fn connect(self) -> io::Result<Client<L>>
+    where
+        L: Layer<Governed> + Clone + 'static,
+        L::Service: 'static,
+    {
         let client = self
             .build()
             .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
-        let pool = pool::pool_for(&client.config);
-        let conn = pool::connect(&client.config).await?;
+        let (core, _) = client.per_core();
+        let pool = core.first_pool().ok_or_else(|| {
+            io::Error::new(io::ErrorKind::NotFound, "discovery lists no instance yet")
+        })?;
+        let conn = pool::connect(&client.config, pool.address()).await?;
         pool.adopt(conn);
         Ok(client)
     }
 }
 
-impl Channel for Client {
+impl<L> Client<L>
+where
+    L: Layer<Governed> + Clone + 'static,
+    L::Service: 'static,
+{
+    fn per_core(&self) -> (std::rc::Rc<core::CoreClient>, std::rc::Rc<L::Service>) {
+        core::per_core(&self.config, &self.handles, || {
+            self.layer.clone().layer(layers::governed())
+        })
+    }
+}
+
+impl<L> Channel for Client<L>
+where
+    L: Layer<Governed> + Clone + 'static,
+    L::Service: for<'a> Service<ClientCx, Args<'a>, Response = Frame, Error = CallError> + 'static,
+{
     async fn call<A, R>(&self, method: &'static MethodInfo, args: &A) -> Result<R, CallError>
     where
         A: Encode,
         R: Decode + OnewayResult,
     {
-        let config = &self.config;
-        let timeout = match method.policy("timeout_ms") {
-            Some(PolicyConst::Int(ms)) => Duration::from_millis(ms),
-            _ => config.settings.timeout,
+        let (core, stack) = self.per_core();
+        let state = core.method_state(method);
+        let budget = state.policy.timeout;
+        let mut cx = ClientCx {
+            method,
+            state,
+            core,
+            deadline: Instant::now() + budget,
+            budget,
+            endpoint: None,
+            avoid: None,
+            attempt: 1,
         };
-        let pool = pool::pool_for(config);
-        let (conn, left) = match pool.try_checkout(config) {
-            Some(conn) => (conn, timeout),
-            None => {
-                // Waiting for a connection is the rare path: boxed, so the future of every
-                // call stays small.
-                let started = Instant::now();
-                let conn = monoio::time::timeout(timeout, Box::pin(pool.checkout(config)))
-                    .await
-                    .map_err(|_| CallError::Timeout(timeout))??;
-                (conn, timeout.saturating_sub(started.elapsed()))
-            }
-        };
-        let metadata = crate::metainfo::with(|m| m.request_header()).flatten();
-        let name = match &config.settings.naming {
-            Naming::Plain => BytesStr::from_static(method.name),
-            Naming::Multiplexed => multiplexed_name(method.service, method),
-            Naming::MultiplexedAs(service) => multiplexed_name(service, method),
-        };
-        let sent = conn.send(name, method.oneway, args, metadata);
-        let timed = match &sent {
-            Ok(Some(_)) => conn.counters.sent(conn.in_flight()).then(Instant::now),
-            _ => None,
-        };
-        let Some((slot, seq_id)) = sent? else {
+        let frame = stack.call(&mut cx, Args { args }).await?;
+        if method.oneway {
             return R::oneway().ok_or_else(|| {
                 CallError::Transport("a oneway call has no result to decode".into())
             });
-        };
-        let reply = monoio::time::timeout(left, conn.reply(slot, seq_id))
-            .await
-            .map_err(|_| CallError::Timeout(timeout))
-            .and_then(|reply| reply);
-        conn.counters
-            .finished(reply.is_ok(), timed.map(|at| at.elapsed()));
-        pool.released();
-        let frame = reply?;
-        if let Some(header) = &frame.header {
-            crate::metainfo::with(|m| m.read_backward(&header.metadata));
         }
+        let limits = self.config.settings.limits;
         match frame.dialect.protocol {
-            ProtocolId::Binary => decode_reply::<Binary, R>(&frame, config.settings.limits),
-            ProtocolId::Compact => decode_reply::<Compact, R>(&frame, config.settings.limits),
+            ProtocolId::Binary => decode_reply::<Binary, R>(&frame, limits),
+            ProtocolId::Compact => decode_reply::<Compact, R>(&frame, limits),
         }
     }
-}
-
-/// `service:method`, made once per (service name, method) and thread: cached per method
-/// (a static) with the service names seen for it, compared by content.
-fn multiplexed_name(service: &str, method: &'static MethodInfo) -> BytesStr {
-    type Names = std::collections::HashMap<usize, Vec<(Box<str>, BytesStr)>>;
-    thread_local! {
-        static NAMES: std::cell::RefCell<Names> = std::cell::RefCell::default();
-    }
-    NAMES.with(|names| {
-        let mut names = names.borrow_mut();
-        let seen = names
-            .entry(method as *const MethodInfo as usize)
-            .or_default();
-        if let Some((_, name)) = seen.iter().find(|(s, _)| &**s == service) {
-            return name.clone();
-        }
-        let name = BytesStr::from(format!("{service}:{}", method.name));
-        seen.push((service.into(), name.clone()));
-        name
-    })
 }
 
 fn decode_reply<P: Protocol, R: Decode>(
     frame: &Frame,
     limits: DecodeLimits,
 ) -> Result<R, CallError> {
+    // The transport turned `EXCEPTION` replies into errors: this is a `REPLY`.
     let mut r = P::reader(&frame.payload, limits);
-    let header = r.read_message_begin().map_err(CallError::Decode)?;
-    match header.kind {
-        MessageType::Exception => Err(CallError::Application(
-            ApplicationException::decode(&mut r).map_err(CallError::Decode)?,
-        )),
-        _ => R::decode(&mut r).map_err(CallError::Decode),
-    }
+    r.read_message_begin().map_err(CallError::Decode)?;
+    R::decode(&mut r).map_err(CallError::Decode)
 }

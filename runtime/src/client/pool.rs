@@ -7,11 +7,9 @@
 //! Connections idle past the idle timeout are closed by the pool's sweeper.
 
 use std::cell::{Cell, RefCell};
-use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
 use std::io;
 use std::rc::Rc;
-use std::sync::{Arc, Weak};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::backoff::Backoff;
@@ -22,55 +20,10 @@ use crate::call::CallError;
 use crate::rt::Signal;
 use crate::transport::Address;
 
-thread_local! {
-    /// This core's pools, by client id (looked up on every call: ids are distinct
-    /// counters, so they serve as their own hash).
-    static SHARD: RefCell<HashMap<u64, Rc<EndpointPool>, BuildHasherDefault<IdHasher>>> =
-        RefCell::new(HashMap::default());
-}
-
-/// Hashes a client id by spreading its bits (one multiplication).
-#[derive(Debug, Default)]
-struct IdHasher(u64);
-
-impl Hasher for IdHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 = (self.0 << 8 | u64::from(b)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
-        }
-    }
-
-    fn write_u64(&mut self, id: u64) {
-        self.0 = id.wrapping_mul(0x9e37_79b9_7f4a_7c15);
-    }
-}
-
-/// The current core's pool for `config`, created on first use.
-pub(crate) fn pool_for(config: &Arc<ClientConfig>) -> Rc<EndpointPool> {
-    SHARD.with(|shard| {
-        let mut shard = shard.borrow_mut();
-        if let Some(pool) = shard.get(&config.id).filter(|p| p.alive.get()) {
-            return pool.clone();
-        }
-        let pool = Rc::new(EndpointPool::new(config));
-        monoio::spawn(sweep(Rc::downgrade(&pool), Arc::downgrade(config)));
-        shard.insert(config.id, pool.clone());
-        pool
-    })
-}
-
-/// The current core's pool for `config`, if it has one.
-pub(crate) fn existing_pool(config: &ClientConfig) -> Option<Rc<EndpointPool>> {
-    SHARD.with(|shard| shard.borrow().get(&config.id).cloned())
-}
-
 /// One endpoint's connections on one core.
 #[derive(Debug)]
 pub(crate) struct EndpointPool {
+    address: Address,
     conns: RefCell<Vec<Rc<Connection>>>,
     connecting: Cell<bool>,
     /// Notified when an attempt ends or a ping-pong connection frees up.
@@ -83,12 +36,11 @@ pub(crate) struct EndpointPool {
     connects: Cell<u64>,
     connect_failures: Cell<u64>,
     evicted: Cell<u64>,
-    /// False once the sweeper is gone (the runtime stopped): the pool must be replaced.
-    alive: Cell<bool>,
 }
 
 impl EndpointPool {
-    fn new(config: &ClientConfig) -> Self {
+    /// A pool of connections to `address`, none open yet.
+    pub(crate) fn new(config: &ClientConfig, address: Address) -> Self {
         let seed = config.id.wrapping_mul(0x9e37_79b9_7f4a_7c15)
             ^ u64::from(std::process::id())
             ^ std::time::SystemTime::now()
@@ -96,6 +48,7 @@ impl EndpointPool {
                 .map_or(0, |d| d.as_nanos() as u64)
             ^ (crate::rt::current_core().unwrap_or(0) as u64) << 32;
         Self {
+            address,
             conns: RefCell::new(Vec::new()),
             connecting: Cell::new(false),
             changed: Signal::default(),
@@ -110,8 +63,12 @@ impl EndpointPool {
             connects: Cell::new(0),
             connect_failures: Cell::new(0),
             evicted: Cell::new(0),
-            alive: Cell::new(true),
         }
+    }
+
+    /// The endpoint's address.
+    pub(crate) fn address(&self) -> &Address {
+        &self.address
     }
 
     /// A connection to send a call on at once, if there is one: the least busy one
@@ -168,9 +125,9 @@ impl EndpointPool {
             if backing_off && !self.connecting.get() && self.conns.borrow().is_empty() {
                 let wait = self.retry_at.get().map_or(Duration::ZERO, |at| at - now);
                 let why = self.last_error.borrow().clone().unwrap_or_default();
-                return Err(CallError::Transport(format!(
+                return Err(CallError::Unavailable(format!(
                     "not connected to {}: {why}; the next attempt is in {} ms",
-                    config.address,
+                    self.address,
                     wait.as_millis()
                 )));
             }
@@ -207,7 +164,7 @@ impl EndpointPool {
         self.connects.set(self.connects.get() + 1);
         let pool = self.clone();
         monoio::spawn(async move {
-            let attempt = connect(&config).await;
+            let attempt = connect(&config, &pool.address).await;
             pool.connecting.set(false);
             match attempt {
                 Ok(conn) => {
@@ -219,7 +176,7 @@ impl EndpointPool {
                     pool.connect_failures.set(pool.connect_failures.get() + 1);
                     let delay = pool.backoff.borrow_mut().fail();
                     tracing::warn!(
-                        peer = %config.address,
+                        peer = %pool.address,
                         retry_in_ms = delay.as_millis() as u64,
                         "connect failed: {e}"
                     );
@@ -253,8 +210,28 @@ impl EndpointPool {
         }
     }
 
+    /// Closes every connection, failing the calls on them with `why`.
+    pub(crate) fn close_all(&self, why: &str) {
+        for conn in self.conns.borrow_mut().drain(..) {
+            conn.fail(why);
+        }
+    }
+
+    /// Closes the connections without calls in flight; returns whether none is left.
+    pub(crate) fn close_idle(&self, why: &str) -> bool {
+        let mut conns = self.conns.borrow_mut();
+        conns.retain(|c| {
+            let idle = c.in_flight() == 0 || c.is_broken();
+            if idle {
+                c.fail(why);
+            }
+            !idle
+        });
+        conns.is_empty()
+    }
+
     /// Closes connections idle for `idle_timeout` or longer.
-    fn evict_idle(&self, idle_timeout: Duration) {
+    pub(crate) fn evict_idle(&self, idle_timeout: Duration) {
         let now = Instant::now();
         self.conns.borrow_mut().retain(|c| {
             let idle = c.in_flight() == 0 && c.counters.idle(now) >= idle_timeout;
@@ -267,9 +244,11 @@ impl EndpointPool {
     }
 }
 
-/// Opens one connection to `config.address` within the connect timeout.
-pub(crate) async fn connect(config: &ClientConfig) -> io::Result<Rc<Connection>> {
-    let address = &config.address;
+/// Opens one connection to `address` within the connect timeout.
+pub(crate) async fn connect(
+    config: &ClientConfig,
+    address: &Address,
+) -> io::Result<Rc<Connection>> {
     let peer = address.to_string();
     let open = async {
         Ok::<_, io::Error>(match address {
@@ -311,42 +290,9 @@ pub(crate) async fn connect(config: &ClientConfig) -> io::Result<Rc<Connection>>
         .map_err(|e| io::Error::new(e.kind(), format!("cannot connect to {address}: {e}")))
 }
 
-/// The pool's housekeeping task: evicts idle connections, and retires the pool (closing its
-/// connections) once every handle of its client is gone.
-async fn sweep(pool: std::rc::Weak<EndpointPool>, config: Weak<ClientConfig>) {
-    struct Retire(std::rc::Weak<EndpointPool>);
-    impl Drop for Retire {
-        fn drop(&mut self) {
-            if let Some(pool) = self.0.upgrade() {
-                pool.alive.set(false);
-            }
-        }
-    }
-    let _retire = Retire(pool.clone());
-    while let Some(period) = config.upgrade().map(|c| sweep_period(&c)) {
-        monoio::time::sleep(period).await;
-        let (Some(pool), Some(config)) = (pool.upgrade(), config.upgrade()) else {
-            break;
-        };
-        if let Some(idle_timeout) = config.settings.pool.idle_timeout {
-            pool.evict_idle(idle_timeout);
-        }
-    }
-    // The client is gone: close this core's connections and forget the pool.
-    if let Some(pool) = pool.upgrade() {
-        for conn in pool.conns.borrow_mut().drain(..) {
-            conn.fail("the client was dropped");
-        }
-        pool.alive.set(false);
-        SHARD.with(|shard| {
-            shard.borrow_mut().retain(|_, p| !Rc::ptr_eq(p, &pool));
-        });
-    }
-}
-
-/// How often the sweeper looks: half the idle timeout, between 10 ms and 1 s (it also
-/// notices a dropped client within that time).
-fn sweep_period(config: &ClientConfig) -> Duration {
+/// How often a client's sweeper looks: half the idle timeout, between 10 ms and 1 s (it
+/// also notices a dropped client within that time).
+pub(crate) fn sweep_period(config: &ClientConfig) -> Duration {
     config
         .settings
         .pool

@@ -62,6 +62,22 @@ pub enum PolicyError {
         /// The accepted words.
         choices: &'static [&'static str],
     },
+    /// A key `@control_plane` does not have.
+    UnknownKey {
+        /// The key given.
+        key: String,
+        /// The documented key it most resembles, if any.
+        suggestion: Option<&'static str>,
+    },
+    /// A value of the wrong type (text for a number, …).
+    WrongType {
+        /// The key.
+        key: &'static str,
+        /// What the key takes.
+        expected: &'static str,
+        /// What was given.
+        found: &'static str,
+    },
 }
 
 impl fmt::Display for PolicyError {
@@ -92,6 +108,18 @@ impl fmt::Display for PolicyError {
                 "`{key}` takes one of {}, found `{found}`",
                 choices.join(", ")
             ),
+            PolicyError::UnknownKey { key, suggestion } => {
+                write!(f, "unknown policy key `{key}`")?;
+                match suggestion {
+                    Some(s) => write!(f, "; did you mean `{s}`?"),
+                    None => Ok(()),
+                }
+            }
+            PolicyError::WrongType {
+                key,
+                expected,
+                found,
+            } => write!(f, "`{key}` takes {expected}, found {found}"),
         }
     }
 }

@@ -36,8 +36,11 @@ use std::cell::RefCell;
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
 
 use ringrpc_codec::BytesStr;
+
+use crate::client::RPC_TIMEOUT_KEY;
 use ringrpc_codec::metadata::{
     BACKWARD_PREFIX, Metadata, PERSIST_PREFIX, TRANSIT_PREFIX, TRANSIT_UPSTREAM_PREFIX,
 };
@@ -69,6 +72,8 @@ pub struct MetaInfo {
     entries: Vec<(Kind, BytesStr, BytesStr)>,
     /// The W3C trace this call chain belongs to, and its `tracestate`.
     trace: Option<(TraceContext, Option<BytesStr>)>,
+    /// When the caller stops waiting (server side, from its TTHeader `RPCTimeout`).
+    deadline: Option<Instant>,
 }
 
 impl MetaInfo {
@@ -77,12 +82,24 @@ impl MetaInfo {
         MetaInfo {
             entries: Vec::new(),
             trace: None,
+            deadline: None,
         }
     }
 
     /// Whether there are no values at all.
     pub fn is_empty(&self) -> bool {
-        self.entries.is_empty() && self.trace.is_none()
+        self.entries.is_empty() && self.trace.is_none() && self.deadline.is_none()
+    }
+
+    /// When the caller of the call being served stops waiting, if it said (over TTHeader,
+    /// Kitex's `RPCTimeout`). Calls made from here time out by then at the latest.
+    pub fn deadline(&self) -> Option<Instant> {
+        self.deadline
+    }
+
+    /// Sets (or clears) the deadline that calls made in this scope keep to.
+    pub fn set_deadline(&mut self, deadline: Option<Instant>) {
+        self.deadline = deadline;
     }
 
     /// The W3C trace context: the caller's `traceparent` on a server, or one set here.
@@ -178,6 +195,10 @@ impl MetaInfo {
     /// Server side: the metainfo of a call whose header carried `header`.
     pub(crate) fn from_request(header: &Metadata) -> Self {
         let mut info = MetaInfo::new();
+        info.deadline = header
+            .get_int(RPC_TIMEOUT_KEY)
+            .and_then(|ms| ms.as_str().trim().parse::<u64>().ok())
+            .map(|ms| Instant::now() + Duration::from_millis(ms));
         for (key, value) in header.iter() {
             if let Some(name) = key.strip_prefix(PERSIST_PREFIX) {
                 info.set(Kind::Persistent, sub(key, name), value.clone());

@@ -1,0 +1,527 @@
+//! A client's state on one core ([`CoreClient`]): its endpoints — the discovered instances,
+//! each with this core's connection pool to it (ConnShard) — the balancers over them,
+//! outlier ejection, and per method the effective policy, retry budget and circuit
+//! breakers. Nothing here is shared with other cores: discovery and live policy arrive as
+//! versioned snapshots, noticed with one atomic load per call.
+
+use std::any::Any;
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
+use std::rc::Rc;
+use std::rc::Weak as RcWeak;
+use std::sync::{Arc, Weak};
+use std::time::{Duration, Instant};
+
+use super::ClientConfig;
+use super::discovery::Instance;
+use super::pool::{EndpointPool, sweep_period};
+use super::stats::ClientStats;
+use crate::call::{CallError, MethodInfo};
+use crate::governance::balance::{
+    Ejection, Endpoint, HashRing, LoadBalance, P2cConfig, PowerOfTwoChoices, WeightedRoundRobin,
+    hash_bytes,
+};
+use crate::governance::breaker::{BreakerState, CircuitBreaker};
+use crate::governance::retry::RetryBudget;
+use crate::governance::{random_below, splitmix64};
+use crate::policy::{Layers, MethodPolicy, Overrides};
+
+thread_local! {
+    /// This core's clients, by client id.
+    static SHARD: RefCell<HashMap<u64, Entry, BuildHasherDefault<IdHasher>>> =
+        RefCell::new(HashMap::default());
+}
+
+/// A client's state and its layer stack (an `Rc<S>` for the client's stack type) on one
+/// core.
+struct Entry {
+    core: Rc<CoreClient>,
+    stack: Rc<dyn Any>,
+}
+
+/// Hashes a client id or a pointer by spreading its bits (one multiplication).
+#[derive(Debug, Default)]
+pub(crate) struct IdHasher(u64);
+
+impl Hasher for IdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 << 8 | u64::from(b)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        }
+    }
+
+    fn write_u64(&mut self, id: u64) {
+        self.0 = id.wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    }
+
+    fn write_usize(&mut self, id: usize) {
+        self.write_u64(id as u64);
+    }
+}
+
+/// The current core's state of `config`'s client and its stack, both created on first
+/// use (the stack with `make_stack`). `handles` is held by every handle of the client: the
+/// state is retired once they are all gone.
+pub(crate) fn per_core<S: 'static>(
+    config: &Arc<ClientConfig>,
+    handles: &Arc<()>,
+    make_stack: impl FnOnce() -> S,
+) -> (Rc<CoreClient>, Rc<S>) {
+    SHARD.with(|shard| {
+        if let Some(entry) = shard.borrow().get(&config.id) {
+            if let (true, Ok(stack)) = (entry.core.alive.get(), entry.stack.clone().downcast::<S>())
+            {
+                return (entry.core.clone(), stack);
+            }
+        }
+        let core = Rc::new(CoreClient::new(config));
+        monoio::spawn(sweep(Rc::downgrade(&core), Arc::downgrade(handles)));
+        let stack = Rc::new(make_stack());
+        shard.borrow_mut().insert(
+            config.id,
+            Entry {
+                core: core.clone(),
+                stack: stack.clone(),
+            },
+        );
+        (core, stack)
+    })
+}
+
+/// Runs `f` on the current core's state of `config`'s client, if it has one.
+pub(crate) fn existing<R>(config: &ClientConfig, f: impl FnOnce(&CoreClient) -> R) -> Option<R> {
+    let core = SHARD.with(|shard| shard.borrow().get(&config.id).map(|e| e.core.clone()))?;
+    Some(f(&core))
+}
+
+/// One instance and this core's connections to it.
+#[derive(Debug)]
+pub(crate) struct CoreEndpoint {
+    /// Stable identity (a hash of the address): state follows it across list changes.
+    pub(crate) id: u64,
+    pub(crate) instance: Instance,
+    pub(crate) pool: Rc<EndpointPool>,
+    address: String,
+}
+
+impl CoreEndpoint {
+    /// The instance's address, as text.
+    pub(crate) fn address(&self) -> &str {
+        &self.address
+    }
+}
+
+/// The endpoints of a client on one core and the balancers over them, all indexed alike.
+struct Endpoints {
+    /// The discovery version they were built from.
+    version: u64,
+    list: Vec<Rc<CoreEndpoint>>,
+    /// Whether some instance has no tags (the stable set of a gray release).
+    any_untagged: bool,
+    rr: WeightedRoundRobin,
+    wrr: WeightedRoundRobin,
+    p2c: PowerOfTwoChoices,
+    ring: HashRing,
+    ejection: Ejection,
+}
+
+/// A method's policy on one core, with the state that goes with it.
+#[derive(Debug)]
+pub(crate) struct MethodState {
+    pub(crate) policy: MethodPolicy,
+    /// The live policy version it was resolved at.
+    version: u64,
+    pub(crate) budget: RefCell<RetryBudget>,
+    /// Circuit breakers by endpoint id.
+    pub(crate) breakers: RefCell<HashMap<u64, CircuitBreaker, BuildHasherDefault<IdHasher>>>,
+}
+
+/// A client on one core.
+pub(crate) struct CoreClient {
+    pub(crate) config: Arc<ClientConfig>,
+    endpoints: RefCell<Endpoints>,
+    /// Pools of endpoints no longer discovered, closed once their calls are done.
+    retired: RefCell<Vec<Rc<EndpointPool>>>,
+    methods: RefCell<HashMap<usize, Rc<MethodState>, BuildHasherDefault<IdHasher>>>,
+    rng: Cell<u64>,
+    /// False once the sweeper is gone (the runtime stopped): the state must be rebuilt.
+    alive: Cell<bool>,
+}
+
+impl CoreClient {
+    fn new(config: &Arc<ClientConfig>) -> Self {
+        let seed = config.id.wrapping_mul(0x9e37_79b9_7f4a_7c15)
+            ^ u64::from(std::process::id())
+            ^ std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_nanos() as u64)
+            ^ (crate::rt::current_core().unwrap_or(0) as u64) << 32;
+        let core = CoreClient {
+            config: config.clone(),
+            endpoints: RefCell::new(Endpoints {
+                version: u64::MAX,
+                list: Vec::new(),
+                any_untagged: false,
+                rr: WeightedRoundRobin::unweighted(&[]),
+                wrr: WeightedRoundRobin::new(&[]),
+                p2c: PowerOfTwoChoices::new(&[], P2cConfig::default(), seed),
+                ring: HashRing::new(&[]),
+                ejection: Ejection::new(&[], config.settings.ejection),
+            }),
+            retired: RefCell::new(Vec::new()),
+            methods: RefCell::new(HashMap::default()),
+            rng: Cell::new(seed),
+            alive: Cell::new(true),
+        };
+        core.refresh_endpoints();
+        core
+    }
+
+    /// A random `u64` from this core's generator.
+    pub(crate) fn random(&self) -> u64 {
+        let mut state = self.rng.get();
+        let r = splitmix64(&mut state);
+        self.rng.set(state);
+        r
+    }
+
+    /// Whether a percentage chance comes up.
+    pub(crate) fn chance(&self, percent: f64) -> bool {
+        let mut state = self.rng.get();
+        let hit = (random_below(&mut state, 1_000_000) as f64) < percent * 10_000.0;
+        self.rng.set(state);
+        hit
+    }
+
+    /// The policy state of `method`, re-resolved when the live policy changed.
+    pub(crate) fn method_state(&self, method: &'static MethodInfo) -> Rc<MethodState> {
+        let live_version = self.config.live.as_ref().map_or(0, |l| l.version());
+        let key = method as *const MethodInfo as usize;
+        if let Some(state) = self.methods.borrow().get(&key) {
+            if state.version == live_version {
+                return state.clone();
+            }
+        }
+        let state = Rc::new(self.resolve(method, live_version));
+        self.methods.borrow_mut().insert(key, state.clone());
+        state
+    }
+
+    fn resolve(&self, method: &'static MethodInfo, version: u64) -> MethodState {
+        let settings = &self.config.settings;
+        let live = self.config.live.as_ref().map(|l| l.current());
+        let none = Overrides::new();
+        let layers = Layers {
+            default_timeout: settings.timeout,
+            builder: &settings.overrides,
+            live: live.as_deref().unwrap_or(&none),
+        };
+        let policy = MethodPolicy::resolve(method, layers).unwrap_or_else(|e| {
+            tracing::warn!(
+                service = method.service,
+                method = method.name,
+                "the live policy does not combine with this method's, which keeps its IDL and builder policy: {e}"
+            );
+            MethodPolicy::resolve(method, Layers { live: &none, ..layers })
+                .expect("builder options and IDL policy are checked before the client exists")
+        });
+        // Breakers and the retry budget carry over a policy change.
+        let previous = self
+            .methods
+            .borrow()
+            .get(&(method as *const MethodInfo as usize))
+            .cloned();
+        let (budget, breakers) = match previous {
+            Some(old) if old.policy.retry_budget_percent == policy.retry_budget_percent => {
+                (old.budget.take(), old.breakers.take())
+            }
+            Some(old) => (budget_for(&policy), old.breakers.take()),
+            None => (budget_for(&policy), HashMap::default()),
+        };
+        let mut breakers = breakers;
+        match policy.breaker {
+            Some(config) => breakers.values_mut().for_each(|b| b.set_config(config)),
+            None => breakers.clear(),
+        }
+        MethodState {
+            policy,
+            version,
+            budget: RefCell::new(budget),
+            breakers: RefCell::new(breakers),
+        }
+    }
+
+    /// Rebuilds the endpoints if discovery has a new version.
+    fn refresh_endpoints(&self) {
+        let discovery = &self.config.discovery;
+        let version = discovery.version();
+        if self.endpoints.borrow().version == version {
+            return;
+        }
+        let instances = discovery.instances();
+        let mut eps = self.endpoints.borrow_mut();
+        let mut old: HashMap<u64, Rc<CoreEndpoint>> =
+            eps.list.drain(..).map(|e| (e.id, e)).collect();
+        let list: Vec<Rc<CoreEndpoint>> = instances
+            .iter()
+            .map(|instance| {
+                let address = instance.address.to_string();
+                let id = hash_bytes(address.as_bytes());
+                match old.remove(&id) {
+                    Some(kept) if kept.instance == *instance => kept,
+                    Some(kept) => Rc::new(CoreEndpoint {
+                        id,
+                        instance: instance.clone(),
+                        pool: kept.pool.clone(),
+                        address,
+                    }),
+                    None => Rc::new(CoreEndpoint {
+                        id,
+                        instance: instance.clone(),
+                        pool: Rc::new(EndpointPool::new(&self.config, instance.address.clone())),
+                        address,
+                    }),
+                }
+            })
+            .collect();
+        let gone = old.into_values().map(|e| e.pool.clone());
+        self.retired.borrow_mut().extend(gone);
+        let weights: Vec<Endpoint> = list
+            .iter()
+            .map(|e| Endpoint {
+                id: e.id,
+                weight: e.instance.weight,
+            })
+            .collect();
+        eps.rr.set_endpoints(&weights);
+        eps.wrr.set_endpoints(&weights);
+        eps.p2c.set_endpoints(&weights);
+        eps.ring.set_endpoints(&weights);
+        eps.ejection.set_endpoints(&weights);
+        eps.any_untagged = list.iter().any(|e| e.instance.tags.is_empty());
+        eps.list = list;
+        eps.version = version;
+    }
+
+    /// Chooses the endpoint for the current attempt of `cx`'s call.
+    pub(crate) fn pick(&self, choice: &Choice<'_>) -> Result<Rc<CoreEndpoint>, CallError> {
+        self.refresh_endpoints();
+        let now = Instant::now();
+        let mut eps = self.endpoints.borrow_mut();
+        if eps.list.is_empty() {
+            return Err(CallError::Unavailable(format!(
+                "no instance of the service is known ({})",
+                self.config.target
+            )));
+        }
+        let policy = &choice.state.policy;
+        // Which group of instances: the call's route tag if some instance carries it,
+        // else a gray split's tag by weight, else the stable (untagged) set.
+        let tagged = |tag: &str| eps.list.iter().any(|e| e.instance.has_tag(tag));
+        let mut group: Option<&str> = choice.route_tag.filter(|t| tagged(t));
+        if group.is_none() && choice.route_tag.is_none() && !policy.weights.is_empty() {
+            let key = choice.hash_key.unwrap_or_else(|| self.random());
+            group = policy
+                .split
+                .route(key)
+                .map(|i| &*policy.weights[i].0)
+                .filter(|t| tagged(t));
+        }
+        let breakers = choice.state.breakers.borrow();
+        let Endpoints {
+            list,
+            any_untagged,
+            rr,
+            wrr,
+            p2c,
+            ring,
+            ejection,
+            ..
+        } = &mut *eps;
+        let key_hash = choice.hash_key.unwrap_or(0);
+        let mut strict = [true, true, true];
+        // Relax in order: the endpoint to avoid, then ejection; an open breaker never.
+        for pass in 0..4 {
+            let group = if pass == 3 { None } else { group };
+            if pass == 1 {
+                strict[0] = false;
+            } else if pass == 2 {
+                strict[1] = false;
+            }
+            let in_group = |e: &CoreEndpoint| match group {
+                Some(tag) => e.instance.has_tag(tag),
+                None => !*any_untagged || e.instance.tags.is_empty(),
+            };
+            let available = |i: usize| {
+                let e = &list[i];
+                in_group(e)
+                    && (!strict[0] || Some(e.id) != choice.avoid)
+                    && (!strict[1] || ejection.is_available(i, now))
+                    && breakers
+                        .get(&e.id)
+                        .is_none_or(|b| b.state(now) != BreakerState::Open)
+            };
+            let picked = match policy.load_balance {
+                LoadBalance::RoundRobin => rr.pick(available),
+                LoadBalance::WeightedRoundRobin => wrr.pick(available),
+                LoadBalance::PowerOfTwoChoices => p2c.pick(available),
+                LoadBalance::ConsistentHash => ring.pick(key_hash, available),
+            };
+            if let Some(i) = picked {
+                return Ok(list[i].clone());
+            }
+        }
+        let open = list
+            .iter()
+            .filter(|e| {
+                breakers
+                    .get(&e.id)
+                    .is_some_and(|b| b.state(now) == BreakerState::Open)
+            })
+            .count();
+        Err(CallError::Unavailable(if open > 0 {
+            format!(
+                "every instance of {} that could take `{}` has its circuit breaker open ({open} of {})",
+                self.config.target,
+                choice.method.name,
+                list.len()
+            )
+        } else {
+            format!(
+                "no instance of {} can take the call (of {} known, none has a non-zero weight)",
+                self.config.target,
+                list.len()
+            )
+        }))
+    }
+
+    /// Records how an attempt on `endpoint` went, for ejection and latency balancing.
+    pub(crate) fn report(&self, endpoint: &CoreEndpoint, failed: bool, latency: Duration) {
+        let now = Instant::now();
+        let mut eps = self.endpoints.borrow_mut();
+        let Some(index) = eps.list.iter().position(|e| e.id == endpoint.id) else {
+            return;
+        };
+        if failed {
+            if let Some(length) = eps.ejection.record_failure(index, now) {
+                tracing::warn!(
+                    peer = endpoint.address(),
+                    ejected_ms = length.as_millis() as u64,
+                    "instance ejected after consecutive failures"
+                );
+            }
+        } else {
+            eps.ejection.record_success(index);
+        }
+        eps.p2c.observe(index, latency, now);
+    }
+
+    /// Calls in flight on every endpoint.
+    pub(crate) fn in_flight(&self) -> usize {
+        self.endpoints
+            .borrow()
+            .list
+            .iter()
+            .map(|e| e.pool.in_flight())
+            .sum()
+    }
+
+    /// Connections and connection attempts of every endpoint.
+    pub(crate) fn stats(&self) -> ClientStats {
+        let mut stats = ClientStats {
+            connections: Vec::new(),
+            connects: 0,
+            connect_failures: 0,
+            evicted: 0,
+        };
+        for e in &self.endpoints.borrow().list {
+            let s = e.pool.stats();
+            stats.connections.extend(s.connections);
+            stats.connects += s.connects;
+            stats.connect_failures += s.connect_failures;
+            stats.evicted += s.evicted;
+        }
+        stats
+    }
+
+    /// The pool of the first instance, for opening a connection eagerly.
+    pub(crate) fn first_pool(&self) -> Option<Rc<EndpointPool>> {
+        self.refresh_endpoints();
+        self.endpoints.borrow().list.first().map(|e| e.pool.clone())
+    }
+
+    fn sweep(&self) {
+        if let Some(idle) = self.config.settings.pool.idle_timeout {
+            for e in &self.endpoints.borrow().list {
+                e.pool.evict_idle(idle);
+            }
+        }
+        self.refresh_endpoints();
+        self.retired
+            .borrow_mut()
+            .retain(|pool| !pool.close_idle("the instance is no longer discovered"));
+    }
+
+    fn close(&self, why: &str) {
+        for e in &self.endpoints.borrow().list {
+            e.pool.close_all(why);
+        }
+        for pool in self.retired.borrow_mut().drain(..) {
+            pool.close_all(why);
+        }
+    }
+}
+
+fn budget_for(policy: &MethodPolicy) -> RetryBudget {
+    RetryBudget::new(policy.retry_budget_percent, 10, Duration::from_secs(10))
+}
+
+/// What the balancer needs to know about a call.
+pub(crate) struct Choice<'a> {
+    pub(crate) method: &'static MethodInfo,
+    pub(crate) state: &'a MethodState,
+    /// The call's route tag (gray release), from its metadata.
+    pub(crate) route_tag: Option<&'a str>,
+    /// The hash of the call's `load_balance.hash_key` metadata value.
+    pub(crate) hash_key: Option<u64>,
+    /// The endpoint the previous attempt failed on.
+    pub(crate) avoid: Option<u64>,
+}
+
+/// The client's housekeeping task on one core: evicts idle connections, closes those of
+/// instances no longer discovered, and retires the core's state (closing its connections)
+/// once every handle of the client is gone.
+async fn sweep(core: RcWeak<CoreClient>, handles: Weak<()>) {
+    struct Retire(RcWeak<CoreClient>);
+    impl Drop for Retire {
+        fn drop(&mut self) {
+            if let Some(core) = self.0.upgrade() {
+                core.alive.set(false);
+            }
+        }
+    }
+    let _retire = Retire(core.clone());
+    loop {
+        let Some(period) = core.upgrade().map(|c| sweep_period(&c.config)) else {
+            return;
+        };
+        monoio::time::sleep(period).await;
+        let Some(core) = core.upgrade() else {
+            return;
+        };
+        if handles.strong_count() == 0 {
+            // The client is gone: close this core's connections and forget its state.
+            core.close("the client was dropped");
+            core.alive.set(false);
+            let id = core.config.id;
+            SHARD.with(|shard| shard.borrow_mut().remove(&id));
+            return;
+        }
+        core.sweep();
+    }
+}

@@ -1,0 +1,167 @@
+//! The innermost client service: sends one attempt on a connection of the endpoint the
+//! balancer chose and waits, until the call's deadline, for the reply frame. An
+//! `EXCEPTION` reply becomes [`CallError::Application`], so the layers above see every
+//! failure as an error and every success as a frame to decode.
+
+use std::cell::RefCell;
+use std::time::Instant;
+
+use ringrpc_codec::frame::{Frame, Framing};
+use ringrpc_codec::{
+    ApplicationException, Binary, BytesStr, Compact, Decode, DecodeLimits, MessageType, Metadata,
+    Protocol, ProtocolId, ProtocolReader,
+};
+
+use super::Naming;
+use super::cx::{Args, ClientCx};
+use crate::call::{CallError, MethodInfo};
+use crate::service::Service;
+
+/// TTHeader int key of the caller's remaining time budget in milliseconds (Kitex's
+/// `RPCTimeout`).
+pub(crate) const RPC_TIMEOUT_KEY: u16 = 12;
+
+/// Sends calls over the chosen endpoint's connections (see the module docs).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Transport;
+
+thread_local! {
+    /// A header reused by every call on this thread, so sending its timeout allocates
+    /// nothing in the steady state.
+    static SCRATCH: RefCell<Metadata> = const { RefCell::new(Metadata::new()) };
+    /// The last few timeout values as text.
+    static TIMEOUT_TEXT: RefCell<[(u64, Option<BytesStr>); 4]> = const {
+        RefCell::new([(0, None), (0, None), (0, None), (0, None)])
+    };
+}
+
+/// `ms` as header text, from a small per-thread cache.
+fn timeout_text(ms: u64) -> BytesStr {
+    TIMEOUT_TEXT.with(|cache| {
+        let mut cache = cache.borrow_mut();
+        if let Some((_, Some(text))) = cache.iter().find(|(n, t)| *n == ms && t.is_some()) {
+            return text.clone();
+        }
+        let text = BytesStr::from(ms.to_string());
+        cache.rotate_right(1);
+        cache[0] = (ms, Some(text.clone()));
+        text
+    })
+}
+
+impl<'a> Service<ClientCx, Args<'a>> for Transport {
+    type Response = Frame;
+    type Error = CallError;
+
+    async fn call(&self, cx: &mut ClientCx, args: Args<'a>) -> Result<Frame, CallError> {
+        let endpoint = cx
+            .endpoint
+            .clone()
+            .ok_or_else(|| CallError::Unavailable("no endpoint was chosen for the call".into()))?;
+        let config = &cx.core.config;
+        let settings = &config.settings;
+        let method = cx.method;
+        let timed_out = || CallError::Timeout(cx.budget);
+        let pool = &endpoint.pool;
+        let conn = match pool.try_checkout(config) {
+            Some(conn) => conn,
+            None => {
+                // Waiting for a connection is the rare path: boxed, so the future of every
+                // call stays small.
+                let left = cx.deadline.saturating_duration_since(Instant::now());
+                monoio::time::timeout(left, Box::pin(pool.checkout(config)))
+                    .await
+                    .map_err(|_| timed_out())??
+            }
+        };
+        let left = cx.deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(timed_out());
+        }
+        let name = match &settings.naming {
+            Naming::Plain => BytesStr::from_static(method.name),
+            Naming::Multiplexed => multiplexed_name(method.service, method),
+            Naming::MultiplexedAs(service) => multiplexed_name(service, method),
+        };
+        let metainfo = crate::metainfo::with(|m| m.request_header()).flatten();
+        let sent = if settings.dialect.framing == Framing::TTHeader {
+            // Tell the server how long the caller will wait (Kitex's RPCTimeout).
+            let ms = timeout_text(left.as_millis().max(1) as u64);
+            match metainfo {
+                Some(mut metadata) => {
+                    metadata.insert_int(RPC_TIMEOUT_KEY, ms);
+                    conn.send(name, method.oneway, args, &mut metadata)
+                }
+                None => SCRATCH.with(|scratch| {
+                    let mut metadata = scratch.borrow_mut();
+                    metadata.clear();
+                    metadata.insert_int(RPC_TIMEOUT_KEY, ms);
+                    conn.send(name, method.oneway, args, &mut metadata)
+                }),
+            }
+        } else {
+            conn.send(name, method.oneway, args, &mut metainfo.unwrap_or_default())
+        };
+        let timed = match &sent {
+            Ok(Some(_)) => conn.counters.sent(conn.in_flight()).then(Instant::now),
+            _ => None,
+        };
+        let Some((slot, seq_id)) = sent? else {
+            // A oneway call: sent is done.
+            return Ok(Frame {
+                dialect: settings.dialect,
+                header: None,
+                payload: Default::default(),
+            });
+        };
+        let reply = monoio::time::timeout(left, conn.reply(slot, seq_id))
+            .await
+            .map_err(|_| timed_out())
+            .and_then(|reply| reply);
+        conn.counters
+            .finished(reply.is_ok(), timed.map(|at| at.elapsed()));
+        pool.released();
+        let frame = reply?;
+        if let Some(header) = &frame.header {
+            crate::metainfo::with(|m| m.read_backward(&header.metadata));
+        }
+        match frame.dialect.protocol {
+            ProtocolId::Binary => check_exception::<Binary>(&frame, settings.limits)?,
+            ProtocolId::Compact => check_exception::<Compact>(&frame, settings.limits)?,
+        }
+        Ok(frame)
+    }
+}
+
+/// An `EXCEPTION` reply as an error.
+fn check_exception<P: Protocol>(frame: &Frame, limits: DecodeLimits) -> Result<(), CallError> {
+    let mut r = P::reader(&frame.payload, limits);
+    let header = r.read_message_begin().map_err(CallError::Decode)?;
+    match header.kind {
+        MessageType::Exception => Err(CallError::Application(
+            ApplicationException::decode(&mut r).map_err(CallError::Decode)?,
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// `service:method`, made once per (service name, method) and thread: cached per method
+/// (a static) with the service names seen for it, compared by content.
+fn multiplexed_name(service: &str, method: &'static MethodInfo) -> BytesStr {
+    type Names = std::collections::HashMap<usize, Vec<(Box<str>, BytesStr)>>;
+    thread_local! {
+        static NAMES: RefCell<Names> = RefCell::default();
+    }
+    NAMES.with(|names| {
+        let mut names = names.borrow_mut();
+        let seen = names
+            .entry(method as *const MethodInfo as usize)
+            .or_default();
+        if let Some((_, name)) = seen.iter().find(|(s, _)| &**s == service) {
+            return name.clone();
+        }
+        let name = BytesStr::from(format!("{service}:{}", method.name));
+        seen.push((service.into(), name.clone()));
+        name
+    })
+}
