@@ -1,11 +1,15 @@
 #!/usr/bin/env bash
-# The whole ringrpc test suite, from a fresh clone. Installs what is missing (the Python
-# interop peers into ./.venv), then runs formatting, lints, every test, the golden-vector
-# freshness check and the benchmark peers' cross-checks. Exits non-zero on any failure.
+# The whole ringrpc test suite, from a fresh clone. Installs what is missing (Debian's etcd and
+# protoc, the Python interop peers into ./.venv), then runs formatting, lints, every test, the
+# golden-vector freshness check and the benchmark peers' cross-checks. Exits non-zero on any
+# failure.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 step() { printf '\n==> %s\n' "$*"; }
+
+step "Debian packages: etcd-server (etcd tests), protobuf-compiler + libprotobuf-dev (etcd-client's build)"
+scripts/system-deps.sh
 
 step "Python interop peers (thriftpy2, Apache thrift) in .venv"
 scripts/python-peers.sh
