@@ -13,6 +13,9 @@
 //! - [`EtcdWriter`] ([`writer`]): blocking put/delete for tools, tests and benchmarks.
 //! - [`testing::EtcdServer`]: a real throw-away `etcd` on loopback for tests.
 //! - [`EtcdError`] ([`error`]): every failure, naming the endpoints and the operation.
+//! - [`ringrpc`](mod@ringrpc): live policy overrides and service instances in etcd, fed
+//!   to ringrpc's [`LivePolicy`](::ringrpc::policy::LivePolicy) and
+//!   [`Discovery`](::ringrpc::client::Discovery).
 //!
 //! ```no_run
 //! use ringrpc_etcd::{EtcdWriter, PrefixWatch, Registration, WatchConfig};
@@ -35,6 +38,7 @@
 mod backoff;
 pub mod error;
 pub mod registration;
+pub mod ringrpc;
 mod side;
 pub mod testing;
 pub mod watch;
@@ -42,5 +46,6 @@ pub mod writer;
 
 pub use error::EtcdError;
 pub use registration::Registration;
+pub use ringrpc::{register, watch_instances, watch_policy};
 pub use watch::{PrefixWatch, Snapshot, WatchConfig, WatchStatus};
 pub use writer::EtcdWriter;

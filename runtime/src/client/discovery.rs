@@ -189,23 +189,32 @@ impl Discovery {
         every: Duration,
     ) -> std::io::Result<FileWatch> {
         let path = path.as_ref();
-        let first = instances_from_json(&std::fs::read_to_string(path)?)
-            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))?;
-        self.update(first)
-            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))?;
         let source = path.display().to_string();
-        let (this, source2) = (self.clone(), source.clone());
-        FileWatch::start(
+        let first = std::cell::Cell::new(true);
+        let first_error = Arc::new(std::sync::Mutex::new(None));
+        let (this, source2, errors) = (self.clone(), source.clone(), first_error.clone());
+        let watch = FileWatch::start(
             path,
             every,
-            move |text| match instances_from_json(text).and_then(|list| this.update(list)) {
-                Ok(version) => tracing::info!(file = %source, version, "instances updated"),
-                Err(e) => {
-                    tracing::warn!(file = %source, "instance list refused, the last good one stays: {e}")
+            move |text| {
+                let first = first.replace(false);
+                match instances_from_json(text).and_then(|list| this.update(list)) {
+                    Ok(version) => tracing::info!(file = %source, version, "instances updated"),
+                    Err(e) if first => {
+                        *errors.lock().unwrap_or_else(|p| p.into_inner()) = Some(e);
+                    }
+                    Err(e) => tracing::warn!(
+                        file = %source,
+                        "instance list refused, the last good one stays: {e}"
+                    ),
                 }
             },
             move |e| tracing::warn!(file = %source2, "cannot read the instance list: {e}"),
-        )
+        )?;
+        match first_error.lock().unwrap_or_else(|p| p.into_inner()).take() {
+            Some(e) => Err(std::io::Error::new(std::io::ErrorKind::InvalidData, e)),
+            None => Ok(watch),
+        }
     }
 }
 

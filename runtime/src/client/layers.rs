@@ -257,11 +257,12 @@ where
         cx.endpoint = Some(endpoint.clone());
         let started = Instant::now();
         let result = self.inner.call(cx, args).await;
-        if let Some(failed) = endpoint_failed(&result) {
-            core.report(&endpoint, failed, started.elapsed());
-            if failed {
-                cx.avoid = Some(endpoint.id);
-            }
+        // An endpoint that could not take the call (not connected) counts against it
+        // here, unlike in its breaker, which counts only calls that reached it.
+        let failed = endpoint_failed(&result).unwrap_or(true);
+        core.report(&endpoint, failed, started.elapsed());
+        if failed {
+            cx.avoid = Some(endpoint.id);
         }
         result
     }

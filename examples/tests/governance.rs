@@ -1,0 +1,515 @@
+//! Client governance end to end, against real servers on loopback: load balancing over
+//! several instances, retries around a dead one and its ejection, circuit breaking,
+//! deadline propagation down a call chain, gray routing by tag and by weight, backup
+//! requests, fault injection, live policy updates (in memory and from a watched file),
+//! discovery from a watched file, and user layers.
+
+use std::cell::Cell;
+use std::collections::BTreeMap;
+use std::rc::Rc;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use ringrpc::client::discovery::{Discovery, Instance};
+use ringrpc::client::{Args, ClientCx};
+use ringrpc::codec::frame::Frame;
+use ringrpc::codec::{ApplicationErrorKind, ApplicationException, BytesStr};
+use ringrpc::metainfo::{self, MetaInfo};
+use ringrpc::policy::LivePolicy;
+use ringrpc::rt::block_on;
+use ringrpc::service::{Service, layer_fn};
+use ringrpc::{CallError, Client, Driver, RunningServer, Server};
+use ringrpc_examples::echo::echo::{base, echo};
+
+/// A server that answers `echo` and `ping` with its name, fails while `failing`, and
+/// waits `delay_ms` first; it counts the calls it gets.
+#[derive(Clone, Default)]
+struct Named {
+    name: &'static str,
+    failing: Arc<AtomicBool>,
+    delay_ms: Arc<AtomicU64>,
+    calls: Arc<AtomicUsize>,
+}
+
+impl base::Base for Named {
+    async fn ping(&self) -> Result<BytesStr, base::PingError> {
+        Ok(BytesStr::from_static(self.name))
+    }
+}
+
+impl echo::Echo for Named {
+    async fn echo(&self, _msg: BytesStr) -> Result<BytesStr, echo::EchoError> {
+        self.calls.fetch_add(1, Ordering::Relaxed);
+        let delay = self.delay_ms.load(Ordering::Relaxed);
+        if delay > 0 {
+            ringrpc::rt::sleep(Duration::from_millis(delay)).await;
+        }
+        if self.failing.load(Ordering::Relaxed) {
+            return Err(ApplicationException::new(
+                ApplicationErrorKind::INTERNAL_ERROR,
+                format!("{} is failing", self.name),
+            )
+            .into());
+        }
+        Ok(BytesStr::from_static(self.name))
+    }
+
+    async fn notify(&self, _event: BytesStr) -> Result<(), echo::NotifyError> {
+        Ok(())
+    }
+
+    async fn reset(&self) -> Result<(), echo::ResetError> {
+        Ok(())
+    }
+}
+
+fn start(name: &'static str) -> (RunningServer, Named) {
+    let handler = Named {
+        name,
+        ..Named::default()
+    };
+    let h = handler.clone();
+    let server = Server::builder()
+        .workers(1)
+        .serve("127.0.0.1:0", move || echo::Server::new(h.clone()))
+        .expect("the server starts");
+    (server, handler)
+}
+
+fn instance(server: &RunningServer) -> Instance {
+    Instance::new(&server.address().to_string()).unwrap()
+}
+
+/// A loopback address nothing listens on.
+fn dead_address() -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.local_addr().unwrap().to_string()
+}
+
+/// Which server answered each of `calls` echo calls.
+async fn tally<C: ringrpc::Channel>(
+    client: &echo::Client<C>,
+    calls: usize,
+) -> BTreeMap<String, usize> {
+    let mut seen = BTreeMap::new();
+    for _ in 0..calls {
+        let name = client.echo("x".into()).await.unwrap();
+        *seen.entry(name.to_string()).or_default() += 1;
+    }
+    seen
+}
+
+#[test]
+fn weighted_round_robin_spreads_calls_by_weight() {
+    let servers: Vec<_> = ["a", "b", "c"].into_iter().map(start).collect();
+    let instances = servers
+        .iter()
+        .zip([1, 2, 3])
+        .map(|((s, _), w)| instance(s).weight(w))
+        .collect();
+    let channel = Client::discover(Discovery::fixed(instances).unwrap())
+        .build()
+        .unwrap();
+    let seen = block_on(Driver::Auto, async {
+        tally(&echo::Client::new(channel), 600).await
+    })
+    .unwrap();
+    let expected: BTreeMap<String, usize> =
+        [("a".into(), 100), ("b".into(), 200), ("c".into(), 300)].into();
+    assert_eq!(seen, expected);
+    for (server, _) in servers {
+        server.shutdown().unwrap();
+    }
+}
+
+#[test]
+fn a_dead_instance_is_retried_around_and_ejected() {
+    let (server, live) = start("alive");
+    let instances = vec![instance(&server), Instance::new(&dead_address()).unwrap()];
+    let channel = Client::discover(Discovery::fixed(instances).unwrap())
+        .policy("*", "load_balance", "round_robin")
+        .build()
+        .unwrap();
+    block_on(Driver::Auto, async {
+        let client = echo::Client::new(channel.clone());
+        // Every call succeeds: a call sent to the dead instance is never sent, so it is
+        // retried on the other (`retry.max_attempts = 2` in the IDL).
+        for _ in 0..200 {
+            assert_eq!(client.echo("x".into()).await.unwrap(), "alive");
+        }
+        // The dead instance was tried a few times, backed off and ejected: not 100 times.
+        let stats = channel.stats();
+        assert!(stats.connect_failures <= 5, "{stats:?}");
+    })
+    .unwrap();
+    assert_eq!(live.calls.load(Ordering::Relaxed), 200);
+    server.shutdown().unwrap();
+}
+
+#[test]
+fn a_circuit_breaker_opens_on_failures_and_closes_after_probes() {
+    let (server, handler) = start("flaky");
+    let channel = Client::builder(&server.address().to_string())
+        .policy("*", "retry.max_attempts", 1u64)
+        .policy("*", "circuit_breaker.min_requests", 5u64)
+        .policy("*", "circuit_breaker.failure_rate", 0.5)
+        .policy("*", "circuit_breaker.open_ms", 300u64)
+        .policy("*", "circuit_breaker.half_open_probes", 2u64)
+        .build()
+        .unwrap();
+    handler.failing.store(true, Ordering::Relaxed);
+    block_on(Driver::Auto, async {
+        let client = echo::Client::new(channel);
+        for _ in 0..5 {
+            match client.echo("x".into()).await {
+                Err(echo::EchoError::Call(CallError::Application(e))) => {
+                    assert_eq!(e.kind, ApplicationErrorKind::INTERNAL_ERROR)
+                }
+                other => panic!("expected the server's failure, got {other:?}"),
+            }
+        }
+        // Open: calls fail at once without reaching the server.
+        let reached = handler.calls.load(Ordering::Relaxed);
+        for _ in 0..20 {
+            match client.echo("x".into()).await {
+                Err(echo::EchoError::Call(CallError::Unavailable(why))) => {
+                    assert!(why.contains("circuit breaker open"), "{why}")
+                }
+                other => panic!("expected an open breaker, got {other:?}"),
+            }
+        }
+        assert_eq!(handler.calls.load(Ordering::Relaxed), reached);
+        // The server recovers; after the open period, probes close the breaker.
+        handler.failing.store(false, Ordering::Relaxed);
+        ringrpc::rt::sleep(Duration::from_millis(350)).await;
+        for _ in 0..10 {
+            assert_eq!(client.echo("x".into()).await.unwrap(), "flaky");
+        }
+    })
+    .unwrap();
+    server.shutdown().unwrap();
+}
+
+/// Relays `echo` to a downstream server, recording how the downstream call ended.
+#[derive(Clone)]
+struct Relay {
+    downstream: echo::Client<Client>,
+    outcome: Arc<Mutex<Option<(Duration, String)>>>,
+}
+
+impl base::Base for Relay {
+    async fn ping(&self) -> Result<BytesStr, base::PingError> {
+        Ok(BytesStr::from_static("relay"))
+    }
+}
+
+impl echo::Echo for Relay {
+    async fn echo(&self, msg: BytesStr) -> Result<BytesStr, echo::EchoError> {
+        let started = Instant::now();
+        let result = self.downstream.echo(msg).await;
+        *self.outcome.lock().unwrap() = Some((started.elapsed(), format!("{result:?}")));
+        result
+    }
+
+    async fn notify(&self, _event: BytesStr) -> Result<(), echo::NotifyError> {
+        Ok(())
+    }
+
+    async fn reset(&self) -> Result<(), echo::ResetError> {
+        Ok(())
+    }
+}
+
+#[test]
+fn the_callers_deadline_bounds_downstream_calls() {
+    let (slow, handler) = start("slow");
+    handler.delay_ms.store(2_000, Ordering::Relaxed);
+    // The relay's own policy would wait 5 s for the slow server…
+    let downstream = Client::builder(&slow.address().to_string())
+        .policy("*", "timeout_ms", 5_000u64)
+        .policy("*", "retry.max_attempts", 1u64)
+        .build()
+        .unwrap();
+    let relay = Relay {
+        downstream: echo::Client::new(downstream),
+        outcome: Arc::default(),
+    };
+    let outcome = relay.outcome.clone();
+    let relay_server = Server::builder()
+        .workers(1)
+        .serve("127.0.0.1:0", move || echo::Server::new(relay.clone()))
+        .unwrap();
+    // …but its caller gives the whole chain 150 ms (TTHeader carries it).
+    let caller = Client::builder(&relay_server.address().to_string())
+        .policy("*", "timeout_ms", 150u64)
+        .policy("*", "retry.max_attempts", 1u64)
+        .build()
+        .unwrap();
+    let started = Instant::now();
+    let result = block_on(Driver::Auto, async move {
+        echo::Client::new(caller).echo("x".into()).await
+    })
+    .unwrap();
+    // The caller times out, or (a hair sooner) gets the relay's report of its own
+    // downstream timeout.
+    match &result {
+        Err(echo::EchoError::Call(CallError::Timeout(_))) => {}
+        Err(echo::EchoError::Call(CallError::Application(e)))
+            if e.message.starts_with("no reply within") => {}
+        other => panic!("expected a timeout, got {other:?}"),
+    }
+    assert!(started.elapsed() < Duration::from_millis(1_000));
+    // The relay's downstream call gave up with the caller, not after its own 5 s.
+    let until = Instant::now() + Duration::from_secs(3);
+    let (elapsed, what) = loop {
+        if let Some(found) = outcome.lock().unwrap().clone() {
+            break found;
+        }
+        assert!(Instant::now() < until, "the relay's call never ended");
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    assert!(what.contains("Timeout"), "{what}");
+    assert!(
+        elapsed < Duration::from_millis(600),
+        "the downstream call took {elapsed:?}"
+    );
+    relay_server.shutdown().unwrap();
+    slow.shutdown().unwrap();
+}
+
+#[test]
+fn gray_tags_and_weights_route_calls() {
+    let (s1, _) = start("stable-1");
+    let (s2, _) = start("stable-2");
+    let (canary, _) = start("canary");
+    let instances = vec![
+        instance(&s1),
+        instance(&s2),
+        instance(&canary).tag("canary"),
+    ];
+    let live = LivePolicy::new();
+    let channel = Client::discover(Discovery::fixed(instances).unwrap())
+        .live_policy(live.clone())
+        .build()
+        .unwrap();
+    block_on(Driver::Auto, async {
+        let client = echo::Client::new(channel);
+        // Tagged calls (the tag is persistent metainfo, so it follows the whole chain)
+        // all reach the canary; untagged ones never do.
+        let mut tagged = MetaInfo::new();
+        tagged.set_persistent("route_tag", "canary");
+        let seen = metainfo::scope(tagged, tally(&client, 100)).await;
+        assert_eq!(seen, [("canary".to_string(), 100)].into());
+        let seen = tally(&client, 100).await;
+        assert_eq!(seen.get("canary"), None, "{seen:?}");
+        assert_eq!(seen.values().sum::<usize>(), 100);
+        // A tag no instance carries falls back to the stable set.
+        let mut unknown = MetaInfo::new();
+        unknown.set_persistent("route_tag", "blue");
+        let seen = metainfo::scope(unknown, tally(&client, 50)).await;
+        assert_eq!(seen.get("canary"), None, "{seen:?}");
+        // A live `weight.canary = 30` sends about 30 % of untagged calls there.
+        live.publish_json("test", r#"{"Echo": {"weight.canary": 30}}"#)
+            .unwrap();
+        let seen = tally(&client, 1_000).await;
+        let to_canary = seen.get("canary").copied().unwrap_or(0);
+        assert!((200..=400).contains(&to_canary), "{seen:?}");
+    })
+    .unwrap();
+    for server in [s1, s2, canary] {
+        server.shutdown().unwrap();
+    }
+}
+
+#[test]
+fn a_backup_request_beats_a_slow_instance() {
+    let (slow, slow_handler) = start("slow");
+    slow_handler.delay_ms.store(400, Ordering::Relaxed);
+    let (fast, _) = start("fast");
+    let channel =
+        Client::discover(Discovery::fixed(vec![instance(&slow), instance(&fast)]).unwrap())
+            .policy("*", "load_balance", "round_robin")
+            .policy("*", "timeout_ms", 2_000u64)
+            .policy("Echo", "backup_request_ms", 30u64)
+            .build()
+            .unwrap();
+    block_on(Driver::Auto, async {
+        let client = echo::Client::new(channel);
+        for _ in 0..6 {
+            let started = Instant::now();
+            assert_eq!(client.echo("x".into()).await.unwrap(), "fast");
+            assert!(
+                started.elapsed() < Duration::from_millis(300),
+                "{:?}",
+                started.elapsed()
+            );
+        }
+    })
+    .unwrap();
+    // Calls went to the slow instance first and were answered by their backups.
+    assert!(slow_handler.calls.load(Ordering::Relaxed) >= 3);
+    slow.shutdown().unwrap();
+    fast.shutdown().unwrap();
+}
+
+#[test]
+fn live_policy_and_faults_apply_to_the_next_call() {
+    let (server, handler) = start("server");
+    let dir = tempdir("live-policy");
+    let file = dir.join("policy.json");
+    std::fs::write(&file, r#"{"Echo.echo": {"fault.abort_percent": 100}}"#).unwrap();
+    let live = LivePolicy::new();
+    let watch = live.watch_file(&file, Duration::from_millis(10)).unwrap();
+    let channel = Client::builder(&server.address().to_string())
+        .live_policy(live.clone())
+        .build()
+        .unwrap();
+    block_on(Driver::Auto, async {
+        let client = echo::Client::new(channel);
+        match client.echo("x".into()).await {
+            Err(echo::EchoError::Call(CallError::Transport(why))) => {
+                assert!(why.contains("fault injected"), "{why}")
+            }
+            other => panic!("expected an injected fault, got {other:?}"),
+        }
+        assert_eq!(handler.calls.load(Ordering::Relaxed), 0);
+        // Other methods are not affected.
+        assert_eq!(client.ping().await.unwrap(), "server");
+        // The file changes: a delay instead of aborts.
+        std::fs::write(&file, r#"{"*": {"fault.delay_ms": 80}}"#).unwrap();
+        wait_for(|| live.version() == 2).await;
+        let started = Instant::now();
+        assert_eq!(client.echo("x".into()).await.unwrap(), "server");
+        assert!(started.elapsed() >= Duration::from_millis(80));
+        // A bad file is refused; the last good policy stays.
+        std::fs::write(&file, r#"{"*": {"fault.delay_ms": "soon"}}"#).unwrap();
+        wait_for(|| live.rejected() == 1).await;
+        assert_eq!(live.version(), 2);
+        let started = Instant::now();
+        client.echo("x".into()).await.unwrap();
+        assert!(started.elapsed() >= Duration::from_millis(80));
+        std::fs::write(&file, "{}").unwrap();
+        wait_for(|| live.version() == 3).await;
+        let started = Instant::now();
+        client.echo("x".into()).await.unwrap();
+        assert!(started.elapsed() < Duration::from_millis(80));
+    })
+    .unwrap();
+    drop(watch);
+    server.shutdown().unwrap();
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn a_watched_instance_file_moves_calls() {
+    let (a, _) = start("a");
+    let (b, _) = start("b");
+    let dir = tempdir("instances");
+    let file = dir.join("instances.json");
+    let list = |s: &RunningServer| format!(r#"[{{"address": "{}"}}]"#, s.address());
+    std::fs::write(&file, list(&a)).unwrap();
+    let discovery = Discovery::empty();
+    let watch = discovery
+        .watch_file(&file, Duration::from_millis(10))
+        .unwrap();
+    let channel = Client::discover(discovery.clone()).build().unwrap();
+    block_on(Driver::Auto, async {
+        let client = echo::Client::new(channel);
+        assert_eq!(tally(&client, 10).await, [("a".to_string(), 10)].into());
+        std::fs::write(&file, list(&b)).unwrap();
+        wait_for(|| discovery.version() == 2).await;
+        assert_eq!(tally(&client, 10).await, [("b".to_string(), 10)].into());
+        // A broken file is refused; calls keep going to b.
+        std::fs::write(&file, "[{\"weight\": 1}]").unwrap();
+        ringrpc::rt::sleep(Duration::from_millis(50)).await;
+        assert_eq!(discovery.version(), 2);
+        assert_eq!(tally(&client, 5).await, [("b".to_string(), 5)].into());
+    })
+    .unwrap();
+    drop(watch);
+    a.shutdown().unwrap();
+    b.shutdown().unwrap();
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+/// Counts the calls and attempts that pass through.
+struct Counting<S> {
+    inner: S,
+    calls: Rc<Cell<u32>>,
+}
+
+impl<'a, S> Service<ClientCx, Args<'a>> for Counting<S>
+where
+    S: Service<ClientCx, Args<'a>, Response = Frame, Error = CallError>,
+{
+    type Response = Frame;
+    type Error = CallError;
+    async fn call(&self, cx: &mut ClientCx, args: Args<'a>) -> Result<Frame, CallError> {
+        self.calls.set(self.calls.get() + 1);
+        assert!(cx.deadline() > Instant::now());
+        assert_eq!(
+            cx.method().service,
+            cx.policy()
+                .sources
+                .get("timeout_ms")
+                .map_or("Base", |_| "Echo")
+        );
+        self.inner.call(cx, args).await
+    }
+}
+
+#[test]
+fn user_layers_see_every_call() {
+    let (server, _) = start("server");
+    thread_local! {
+        static CALLS: Rc<Cell<u32>> = Rc::default();
+    }
+    let channel = Client::builder(&server.address().to_string())
+        .layer(layer_fn(|inner| Counting {
+            inner,
+            calls: CALLS.with(Rc::clone),
+        }))
+        .build()
+        .unwrap();
+    block_on(Driver::Auto, async {
+        let client = echo::Client::new(channel);
+        client.echo("x".into()).await.unwrap();
+        client.ping().await.unwrap();
+        assert_eq!(CALLS.with(|c| c.get()), 2);
+    })
+    .unwrap();
+    server.shutdown().unwrap();
+}
+
+#[test]
+fn bad_policy_options_fail_the_build_naming_the_key() {
+    let e = Client::builder("127.0.0.1:1")
+        .policy("Echo.echo", "retry.max_attempt", 3u64)
+        .build()
+        .unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "client policy option: in `Echo.echo`: unknown policy key `retry.max_attempt`; did you mean `retry.max_attempts`?"
+    );
+    let e = Client::builder("127.0.0.1:1")
+        .policy("*", "circuit_breaker.failure_rate", 1.5)
+        .build()
+        .unwrap_err();
+    assert!(e.to_string().contains("between 0 and 1"), "{e}");
+}
+
+fn tempdir(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("ringrpc-{name}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// Waits (at most 2 s) until `ready`.
+async fn wait_for(ready: impl Fn() -> bool) {
+    let until = Instant::now() + Duration::from_secs(2);
+    while !ready() {
+        assert!(Instant::now() < until, "not ready within 2 s");
+        ringrpc::rt::sleep(Duration::from_millis(5)).await;
+    }
+}
