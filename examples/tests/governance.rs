@@ -18,6 +18,7 @@ use ringrpc::codec::{ApplicationErrorKind, ApplicationException, BytesStr};
 use ringrpc::metainfo::{self, MetaInfo};
 use ringrpc::policy::LivePolicy;
 use ringrpc::rt::block_on;
+use ringrpc::server::{Next, ServerCx, ServerError};
 use ringrpc::service::{Service, layer_fn};
 use ringrpc::{CallError, Client, Driver, RunningServer, Server};
 use ringrpc_examples::echo::echo::{base, echo};
@@ -512,4 +513,103 @@ async fn wait_for(ready: impl Fn() -> bool) {
         assert!(Instant::now() < until, "not ready within 2 s");
         ringrpc::rt::sleep(Duration::from_millis(5)).await;
     }
+}
+
+/// Records the methods called and refuses `reset` (a server-side user layer).
+#[derive(Clone)]
+struct Guard<S> {
+    inner: S,
+    seen: Arc<Mutex<Vec<String>>>,
+}
+
+impl<'a, S> Service<ServerCx<'a>, Next<'a>> for Guard<S>
+where
+    S: Service<ServerCx<'a>, Next<'a>, Response = (), Error = ServerError>,
+{
+    type Response = ();
+    type Error = ServerError;
+    async fn call(&self, cx: &mut ServerCx<'a>, next: Next<'a>) -> Result<(), ServerError> {
+        self.seen.lock().unwrap().push(cx.method_name().to_owned());
+        if cx.method().is_some_and(|m| m.name == "reset") {
+            return Err(ServerError::Reject(ApplicationException::new(
+                ApplicationErrorKind::UNKNOWN,
+                "reset is not allowed here",
+            )));
+        }
+        self.inner.call(cx, next).await
+    }
+}
+
+#[derive(Clone)]
+struct GuardLayer(Arc<Mutex<Vec<String>>>);
+
+impl<S> ringrpc::service::Layer<S> for GuardLayer {
+    type Service = Guard<S>;
+    fn layer(self, inner: S) -> Guard<S> {
+        Guard {
+            inner,
+            seen: self.0,
+        }
+    }
+}
+
+#[test]
+fn servers_rate_limit_by_policy_and_run_user_layers() {
+    let handler = Named {
+        name: "limited",
+        ..Named::default()
+    };
+    let h = handler.clone();
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let server = Server::builder()
+        .workers(1)
+        .policy("Echo.echo", "rate_limit.qps", 20u64)
+        .policy("Echo.echo", "rate_limit.burst", 5u64)
+        .layer(GuardLayer(seen.clone()))
+        .serve("127.0.0.1:0", move || echo::Server::new(h.clone()))
+        .unwrap();
+    let channel = Client::builder(&server.address().to_string())
+        .policy("*", "retry.max_attempts", 1u64)
+        .build()
+        .unwrap();
+    block_on(Driver::Auto, async {
+        let client = echo::Client::new(channel);
+        let (mut ok, mut limited) = (0, 0);
+        for _ in 0..40 {
+            match client.echo("x".into()).await {
+                Ok(_) => ok += 1,
+                Err(echo::EchoError::Call(CallError::Application(e)))
+                    if e.message.starts_with("rate limited") =>
+                {
+                    limited += 1
+                }
+                Err(e) => panic!("unexpected {e:?}"),
+            }
+        }
+        // The burst (5) and whatever refilled at 20/s while the calls ran.
+        assert!((5..=10).contains(&ok), "{ok} passed, {limited} limited");
+        assert_eq!(ok + limited, 40);
+        // Other methods are not limited; the user layer refuses reset.
+        for _ in 0..20 {
+            assert_eq!(client.ping().await.unwrap(), "limited");
+        }
+        match client.reset().await {
+            Err(CallError::Application(e)) => {
+                assert_eq!(e.message, "reset is not allowed here")
+            }
+            other => panic!("expected the layer's refusal, got {other:?}"),
+        }
+        // The bucket refills.
+        ringrpc::rt::sleep(Duration::from_millis(300)).await;
+        assert!(client.echo("x".into()).await.is_ok());
+    })
+    .unwrap();
+    // Every call crossed the layer; only the ones within the rate reached the handler.
+    let seen = seen.lock().unwrap();
+    assert_eq!(seen.iter().filter(|m| *m == "echo").count(), 41);
+    assert_eq!(seen.iter().filter(|m| *m == "ping").count(), 20);
+    assert_eq!(seen.iter().filter(|m| *m == "reset").count(), 1);
+    let reached = handler.calls.load(Ordering::Relaxed);
+    assert!((6..=11).contains(&reached), "{reached}");
+    server.shutdown().unwrap();
 }

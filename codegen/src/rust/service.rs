@@ -430,6 +430,34 @@ impl TypeGen<'_> {
         code.blank();
         line!(
             code,
+            "/// What the runtime knows about the method named `method` (this service's or a"
+        );
+        line!(
+            code,
+            "/// parent's): its `@control_plane` policy for server-side governance."
+        );
+        open!(
+            code,
+            "pub fn method_info(method: &str) -> __rt::Option<&'static __rt::MethodInfo>"
+        );
+        open!(code, "match method");
+        for m in &svc.methods {
+            let names = MethodNames::new(m);
+            line!(code, "{} => __rt::Some(&{}),", str_lit(&m.name), names.info);
+        }
+        match svc.extends {
+            Some(p) => line!(
+                code,
+                "_ => {}::method_info(method),",
+                self.service_module(p)
+            ),
+            None => line!(code, "_ => __rt::None,"),
+        }
+        code.close();
+        code.close();
+        code.blank();
+        line!(
+            code,
             "/// [`dispatch`], answering an unknown method with a `TApplicationException`"
         );
         line!(
@@ -479,6 +507,13 @@ impl TypeGen<'_> {
         line!(code, "    sink: &mut S,");
         open!(code, ") -> __rt::EncodeResult");
         line!(code, "handle(&self.0, method, r, sink).await");
+        code.close();
+        code.blank();
+        open!(
+            code,
+            "fn method(&self, name: &str) -> __rt::Option<&'static __rt::MethodInfo>"
+        );
+        line!(code, "method_info(name)");
         code.close();
         code.close();
     }

@@ -2,12 +2,15 @@
 //! reply by sequence id. A call's sequence id is its slot in a slab (low 16 bits) plus a
 //! generation (high bits), so finding the waiting call is an index, a late reply to a call
 //! that gave up cannot complete a newer one, and no call allocates. Calls queued while a
-//! write is in flight go out together in the next write.
+//! write is in flight go out together in the next write. Each call carries its deadline;
+//! one reaper task per connection fails the calls whose deadline passed (sleeping until the
+//! earliest one), so a call holds no timer of its own.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::future::poll_fn;
 use std::rc::Rc;
 use std::task::{Poll, Waker};
+use std::time::{Duration, Instant};
 
 use monoio::io::{AsyncReadRent, AsyncWriteRent, Split, Splitable};
 use ringrpc_codec::frame::{Dialect, Frame, FrameDecoder, Framing, HeaderInfo};
@@ -20,6 +23,7 @@ use slab::Slab;
 use super::cx::Args;
 use super::stats::{ConnectionStats, Counters};
 use crate::call::CallError;
+use crate::rt::Signal;
 use crate::transport::{Outbox, ReadBuffer, write_loop};
 
 /// Calls in flight on one connection at most (the slot part of a sequence id).
@@ -30,6 +34,9 @@ struct Waiting {
     seq_id: i32,
     reply: Option<Frame>,
     waker: Option<Waker>,
+    deadline: Instant,
+    /// The reaper found the deadline passed.
+    timed_out: bool,
 }
 
 #[derive(Debug, Default)]
@@ -39,6 +46,9 @@ struct State {
     oneway_seq: i32,
     /// Why the connection can no longer be used.
     broken: Option<String>,
+    /// Why nothing more can be written (the peer closed, a write failed). Calls already
+    /// sent still get the replies that arrive before the read side ends.
+    unwritable: Option<String>,
 }
 
 /// A connection's shared state (its reader and writer tasks hold it too).
@@ -50,6 +60,10 @@ pub(crate) struct Connection {
     limits: DecodeLimits,
     state: RefCell<State>,
     outbox: Outbox,
+    /// Wakes the reaper when a call's deadline is earlier than the one it sleeps until.
+    reaper: Signal,
+    /// When the reaper wakes next (`None`: when a call arrives).
+    reaper_at: Cell<Option<Instant>>,
 }
 
 impl Connection {
@@ -70,13 +84,17 @@ impl Connection {
             limits,
             state: RefCell::default(),
             outbox: Outbox::default(),
+            reaper: Signal::default(),
+            reaper_at: Cell::new(None),
         });
         let (reader, writer) = stream.into_split();
         let c = conn.clone();
         monoio::spawn(async move {
             write_loop(writer, &c.outbox).await;
-            c.fail("the connection's write side closed");
+            c.stop_writing("the connection's write side closed");
         });
+        let c = conn.clone();
+        monoio::spawn(async move { c.reap().await });
         let c = conn.clone();
         monoio::spawn(async move {
             // If the runtime drops this task (it is shutting down), the connection is dead.
@@ -94,7 +112,8 @@ impl Connection {
 
     /// Whether the connection has failed.
     pub(crate) fn is_broken(&self) -> bool {
-        self.state.borrow().broken.is_some()
+        let state = self.state.borrow();
+        state.broken.is_some() || state.unwritable.is_some()
     }
 
     /// Calls waiting for replies.
@@ -103,7 +122,7 @@ impl Connection {
     }
 
     /// Queues a call of `method` and, unless it is oneway, returns the slot its reply will
-    /// arrive in.
+    /// arrive in; the reply wait fails with a timeout once `deadline` passes.
     /// `metadata` goes in the header (TTHeader, THeader); it is lent, and comes back as
     /// it was.
     pub(crate) fn send(
@@ -112,9 +131,10 @@ impl Connection {
         oneway: bool,
         args: Args<'_>,
         metadata: &mut Metadata,
+        deadline: Instant,
     ) -> Result<Option<(usize, i32)>, CallError> {
         let mut state = self.state.borrow_mut();
-        if let Some(why) = &state.broken {
+        if let Some(why) = state.broken.as_ref().or(state.unwritable.as_ref()) {
             return Err(CallError::Transport(why.clone()));
         }
         let (slot, seq_id) = if oneway {
@@ -135,7 +155,13 @@ impl Connection {
                 seq_id,
                 reply: None,
                 waker: None,
+                deadline,
+                timed_out: false,
             });
+            if self.reaper_at.get().is_none_or(|at| deadline < at) {
+                self.reaper_at.set(Some(deadline));
+                self.reaper.notify_all();
+            }
             (Some(slot), seq_id)
         };
         let message = MessageHeader {
@@ -203,6 +229,10 @@ impl Connection {
                         state.calls.remove(slot);
                         return Poll::Ready(Err(CallError::Transport(why)));
                     }
+                    if w.timed_out {
+                        state.calls.remove(slot);
+                        return Poll::Ready(Err(CallError::Timeout(Duration::ZERO)));
+                    }
                     match &w.waker {
                         Some(waker) if waker.will_wake(cx.waker()) => {}
                         _ => w.waker = Some(cx.waker().clone()),
@@ -215,6 +245,27 @@ impl Connection {
         .await;
         guard.armed = false;
         frame
+    }
+
+    /// Refuses further calls: nothing more can be written. The calls in flight wait for
+    /// replies already on their way; the reader fails them when the read side ends, the
+    /// reaper at their deadlines.
+    fn stop_writing(&self, why: &str) {
+        let mut state = self.state.borrow_mut();
+        if state.unwritable.is_none() {
+            state.unwritable = Some(why.to_string());
+        }
+        drop(state);
+        self.close_if_drained();
+    }
+
+    /// Closes a connection that can no longer write once no call waits on it.
+    pub(crate) fn close_if_drained(&self) {
+        let state = self.state.borrow();
+        if let (Some(why), true) = (state.unwritable.clone(), state.calls.is_empty()) {
+            drop(state);
+            self.fail(&why);
+        }
     }
 
     /// Marks the connection broken, wakes every waiting call and closes the write side.
@@ -230,6 +281,48 @@ impl Connection {
         }
         drop(state);
         self.outbox.close();
+        self.reaper.notify_all();
+    }
+
+    /// Fails calls whose deadline passed: sleeps until the earliest deadline of the calls
+    /// in flight (or until a call with an earlier one arrives), then marks the expired
+    /// ones and wakes them. Ends when the connection breaks.
+    async fn reap(&self) {
+        loop {
+            let next = {
+                let now = Instant::now();
+                let mut state = self.state.borrow_mut();
+                if state.broken.is_some() {
+                    return;
+                }
+                let mut next: Option<Instant> = None;
+                for (_, w) in state.calls.iter_mut() {
+                    if w.reply.is_some() || w.timed_out {
+                        continue;
+                    }
+                    if w.deadline <= now {
+                        w.timed_out = true;
+                        if let Some(waker) = w.waker.take() {
+                            waker.wake();
+                        }
+                    } else if next.is_none_or(|n| w.deadline < n) {
+                        next = Some(w.deadline);
+                    }
+                }
+                next
+            };
+            self.reaper_at.set(next);
+            let woken = self.reaper.notified();
+            match next {
+                Some(at) => {
+                    monoio::select! {
+                        _ = woken => {}
+                        _ = monoio::time::sleep(at.saturating_duration_since(Instant::now())) => {}
+                    }
+                }
+                None => woken.await,
+            }
+        }
     }
 
     async fn read_loop<R: AsyncReadRent>(&self, mut reader: R) {
@@ -243,7 +336,7 @@ impl Connection {
                     Err(e) => return self.fail(&format!("the server sent a bad frame: {e}")),
                 }
             }
-            if self.is_broken() {
+            if self.state.borrow().broken.is_some() {
                 return;
             }
             match reading.read_from(&mut reader).await {

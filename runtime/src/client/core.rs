@@ -7,7 +7,7 @@
 use std::any::Any;
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
+use std::hash::BuildHasherDefault;
 use std::rc::Rc;
 use std::rc::Weak as RcWeak;
 use std::sync::{Arc, Weak};
@@ -26,6 +26,7 @@ use crate::governance::breaker::{BreakerState, CircuitBreaker};
 use crate::governance::retry::RetryBudget;
 use crate::governance::{random_below, splitmix64};
 use crate::policy::{Layers, MethodPolicy, Overrides};
+use crate::rt::IdHasher;
 
 thread_local! {
     /// This core's clients, by client id.
@@ -38,30 +39,6 @@ thread_local! {
 struct Entry {
     core: Rc<CoreClient>,
     stack: Rc<dyn Any>,
-}
-
-/// Hashes a client id or a pointer by spreading its bits (one multiplication).
-#[derive(Debug, Default)]
-pub(crate) struct IdHasher(u64);
-
-impl Hasher for IdHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 = (self.0 << 8 | u64::from(b)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
-        }
-    }
-
-    fn write_u64(&mut self, id: u64) {
-        self.0 = id.wrapping_mul(0x9e37_79b9_7f4a_7c15);
-    }
-
-    fn write_usize(&mut self, id: usize) {
-        self.write_u64(id as u64);
-    }
 }
 
 /// The current core's state of `config`'s client and its stack, both created on first
@@ -107,6 +84,8 @@ pub(crate) struct CoreEndpoint {
     pub(crate) instance: Instance,
     pub(crate) pool: Rc<EndpointPool>,
     address: String,
+    /// Whether its last attempt failed (a success then ends its failure streak).
+    suspect: Cell<bool>,
 }
 
 impl CoreEndpoint {
@@ -123,6 +102,8 @@ struct Endpoints {
     list: Vec<Rc<CoreEndpoint>>,
     /// Whether some instance has no tags (the stable set of a gray release).
     any_untagged: bool,
+    /// Whether some instance has tags (calls' route tags matter).
+    any_tagged: bool,
     rr: WeightedRoundRobin,
     wrr: WeightedRoundRobin,
     p2c: PowerOfTwoChoices,
@@ -167,6 +148,7 @@ impl CoreClient {
                 version: u64::MAX,
                 list: Vec::new(),
                 any_untagged: false,
+                any_tagged: false,
                 rr: WeightedRoundRobin::unweighted(&[]),
                 wrr: WeightedRoundRobin::new(&[]),
                 p2c: PowerOfTwoChoices::new(&[], P2cConfig::default(), seed),
@@ -279,12 +261,14 @@ impl CoreClient {
                         instance: instance.clone(),
                         pool: kept.pool.clone(),
                         address,
+                        suspect: Cell::new(kept.suspect.get()),
                     }),
                     None => Rc::new(CoreEndpoint {
                         id,
                         instance: instance.clone(),
                         pool: Rc::new(EndpointPool::new(&self.config, instance.address.clone())),
                         address,
+                        suspect: Cell::new(false),
                     }),
                 }
             })
@@ -304,14 +288,24 @@ impl CoreClient {
         eps.ring.set_endpoints(&weights);
         eps.ejection.set_endpoints(&weights);
         eps.any_untagged = list.iter().any(|e| e.instance.tags.is_empty());
+        eps.any_tagged = list.iter().any(|e| !e.instance.tags.is_empty());
         eps.list = list;
         eps.version = version;
     }
 
-    /// Chooses the endpoint for the current attempt of `cx`'s call.
-    pub(crate) fn pick(&self, choice: &Choice<'_>) -> Result<Rc<CoreEndpoint>, CallError> {
+    /// Whether some instance carries a tag.
+    pub(crate) fn any_tagged(&self) -> bool {
         self.refresh_endpoints();
-        let now = Instant::now();
+        self.endpoints.borrow().any_tagged
+    }
+
+    /// Chooses the endpoint for an attempt of a call, at `now`.
+    pub(crate) fn pick(
+        &self,
+        choice: &Choice<'_>,
+        now: Instant,
+    ) -> Result<Rc<CoreEndpoint>, CallError> {
+        self.refresh_endpoints();
         let mut eps = self.endpoints.borrow_mut();
         if eps.list.is_empty() {
             return Err(CallError::Unavailable(format!(
@@ -400,8 +394,14 @@ impl CoreClient {
         }))
     }
 
-    /// Records how an attempt on `endpoint` went, for ejection and latency balancing.
-    pub(crate) fn report(&self, endpoint: &CoreEndpoint, failed: bool, latency: Duration) {
+    /// Records how an attempt on `endpoint` went, for ejection and (given its latency)
+    /// latency-aware balancing. A success of an endpoint whose last attempt succeeded
+    /// changes nothing and costs nothing.
+    pub(crate) fn report(&self, endpoint: &CoreEndpoint, failed: bool, latency: Option<Duration>) {
+        if !failed && !endpoint.suspect.get() && latency.is_none() {
+            return;
+        }
+        endpoint.suspect.set(failed);
         let now = Instant::now();
         let mut eps = self.endpoints.borrow_mut();
         let Some(index) = eps.list.iter().position(|e| e.id == endpoint.id) else {
@@ -418,7 +418,9 @@ impl CoreClient {
         } else {
             eps.ejection.record_success(index);
         }
-        eps.p2c.observe(index, latency, now);
+        if let Some(latency) = latency {
+            eps.p2c.observe(index, latency, now);
+        }
     }
 
     /// Calls in flight on every endpoint.

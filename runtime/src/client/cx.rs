@@ -65,6 +65,8 @@ pub struct ClientCx {
     pub(crate) method: &'static MethodInfo,
     pub(crate) state: Rc<MethodState>,
     pub(crate) core: Rc<CoreClient>,
+    /// When the call started.
+    pub(crate) started: Instant,
     /// When the whole call (retries included) must be done.
     pub(crate) deadline: Instant,
     /// The time the call was given (what a timeout error reports).

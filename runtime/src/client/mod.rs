@@ -435,11 +435,13 @@ where
         let (core, stack) = self.per_core();
         let state = core.method_state(method);
         let budget = state.policy.timeout;
+        let started = Instant::now();
         let mut cx = ClientCx {
             method,
             state,
             core,
-            deadline: Instant::now() + budget,
+            started,
+            deadline: started + budget,
             budget,
             endpoint: None,
             avoid: None,

@@ -1,7 +1,10 @@
 //! The innermost client service: sends one attempt on a connection of the endpoint the
 //! balancer chose and waits, until the call's deadline, for the reply frame. An
 //! `EXCEPTION` reply becomes [`CallError::Application`], so the layers above see every
-//! failure as an error and every success as a frame to decode.
+//! failure as an error and every success as a frame to decode. First it injects the
+//! policy's faults (`fault.*`, for chaos tests): it delays a share of attempts (within the
+//! deadline) and fails a share as if the transport had failed, so retries, breakers and
+//! ejection see them like real failures.
 
 use std::cell::RefCell;
 use std::time::Instant;
@@ -58,6 +61,9 @@ impl<'a> Service<ClientCx, Args<'a>> for Transport {
             .endpoint
             .clone()
             .ok_or_else(|| CallError::Unavailable("no endpoint was chosen for the call".into()))?;
+        if cx.state.policy.fault.is_active() {
+            inject_fault(cx).await?;
+        }
         let config = &cx.core.config;
         let settings = &config.settings;
         let method = cx.method;
@@ -69,12 +75,18 @@ impl<'a> Service<ClientCx, Args<'a>> for Transport {
                 // Waiting for a connection is the rare path: boxed, so the future of every
                 // call stays small.
                 let left = cx.deadline.saturating_duration_since(Instant::now());
-                monoio::time::timeout(left, Box::pin(pool.checkout(config)))
+                Box::pin(monoio::time::timeout(left, pool.checkout(config)))
                     .await
                     .map_err(|_| timed_out())??
             }
         };
-        let left = cx.deadline.saturating_duration_since(Instant::now());
+        // A first attempt that waited for nothing goes out when the call started.
+        let now = if cx.attempt == 1 && !cx.state.policy.fault.is_active() {
+            cx.started
+        } else {
+            Instant::now()
+        };
+        let left = cx.deadline.saturating_duration_since(now);
         if left.is_zero() {
             return Err(timed_out());
         }
@@ -90,20 +102,26 @@ impl<'a> Service<ClientCx, Args<'a>> for Transport {
             match metainfo {
                 Some(mut metadata) => {
                     metadata.insert_int(RPC_TIMEOUT_KEY, ms);
-                    conn.send(name, method.oneway, args, &mut metadata)
+                    conn.send(name, method.oneway, args, &mut metadata, cx.deadline)
                 }
                 None => SCRATCH.with(|scratch| {
                     let mut metadata = scratch.borrow_mut();
                     metadata.clear();
                     metadata.insert_int(RPC_TIMEOUT_KEY, ms);
-                    conn.send(name, method.oneway, args, &mut metadata)
+                    conn.send(name, method.oneway, args, &mut metadata, cx.deadline)
                 }),
             }
         } else {
-            conn.send(name, method.oneway, args, &mut metainfo.unwrap_or_default())
+            conn.send(
+                name,
+                method.oneway,
+                args,
+                &mut metainfo.unwrap_or_default(),
+                cx.deadline,
+            )
         };
         let timed = match &sent {
-            Ok(Some(_)) => conn.counters.sent(conn.in_flight()).then(Instant::now),
+            Ok(Some(_)) => conn.counters.sent(conn.in_flight()).then_some(now),
             _ => None,
         };
         let Some((slot, seq_id)) = sent? else {
@@ -114,12 +132,14 @@ impl<'a> Service<ClientCx, Args<'a>> for Transport {
                 payload: Default::default(),
             });
         };
-        let reply = monoio::time::timeout(left, conn.reply(slot, seq_id))
-            .await
-            .map_err(|_| timed_out())
-            .and_then(|reply| reply);
+        // The connection's reaper fails the wait at the deadline.
+        let reply = match conn.reply(slot, seq_id).await {
+            Err(CallError::Timeout(_)) => Err(timed_out()),
+            other => other,
+        };
         conn.counters
             .finished(reply.is_ok(), timed.map(|at| at.elapsed()));
+        conn.close_if_drained();
         pool.released();
         let frame = reply?;
         if let Some(header) = &frame.header {
@@ -131,6 +151,26 @@ impl<'a> Service<ClientCx, Args<'a>> for Transport {
         }
         Ok(frame)
     }
+}
+
+/// Delays and fails attempts as the policy's `fault.*` keys ask.
+async fn inject_fault(cx: &ClientCx) -> Result<(), CallError> {
+    let fault = cx.state.policy.fault;
+    if let Some(delay) = fault.delay.filter(|_| cx.core.chance(fault.delay_percent)) {
+        let left = cx.deadline.saturating_duration_since(Instant::now());
+        // Boxed: a timer entry is large, and inline it would grow every call's future.
+        Box::pin(monoio::time::sleep(delay.min(left))).await;
+        if delay >= left {
+            return Err(CallError::Timeout(cx.budget));
+        }
+    }
+    if cx.core.chance(fault.abort_percent) {
+        return Err(CallError::Transport(format!(
+            "fault injected: abort (fault.abort_percent = {})",
+            fault.abort_percent
+        )));
+    }
+    Ok(())
 }
 
 /// An `EXCEPTION` reply as an error.

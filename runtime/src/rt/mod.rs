@@ -5,6 +5,7 @@
 
 mod broadcast;
 mod catch_unwind;
+mod id_hash;
 mod inline;
 mod notify;
 mod signal;
@@ -23,6 +24,7 @@ pub use monoio::time::sleep;
 
 pub(crate) use broadcast::Broadcast;
 pub(crate) use catch_unwind::{CatchUnwind, panic_message};
+pub(crate) use id_hash::IdHasher;
 pub(crate) use inline::InlineFirst;
 pub(crate) use notify::LocalNotify;
 pub(crate) use signal::Signal;

@@ -5,7 +5,7 @@ use std::future::Future;
 
 use ringrpc_codec::{EncodeError, ProtocolReader};
 
-use crate::call::ReplySink;
+use crate::call::{MethodInfo, ReplySink};
 
 /// Runs one call: reads the arguments of `method` from `r` and writes the reply to `sink`
 /// (nothing for a oneway method). Built once per worker, so it need not be `Send`.
@@ -19,4 +19,12 @@ pub trait Dispatch {
         r: &mut R,
         sink: &mut S,
     ) -> impl Future<Output = Result<(), EncodeError>>;
+
+    /// What the runtime knows about the method named `name` (its `@control_plane`
+    /// policy, for server-side governance such as rate limits); `None` for an unknown
+    /// method or a hand-written dispatcher that does not say.
+    fn method(&self, name: &str) -> Option<&'static MethodInfo> {
+        let _ = name;
+        None
+    }
 }

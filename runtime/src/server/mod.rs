@@ -7,6 +7,7 @@ mod conn;
 mod dispatch;
 pub mod multiplex;
 mod reply;
+pub mod stack;
 
 use std::cell::Cell;
 use std::io;
@@ -21,20 +22,31 @@ use ringrpc_codec::DecodeLimits;
 
 pub use dispatch::Dispatch;
 pub use multiplex::Multiplexed;
+pub use stack::{Handler, Next, RateLimit, ServerCx, ServerError};
 
+use crate::policy::{LivePolicy, OverrideError, PolicyValue};
 use crate::rt::{Broadcast, Driver, LocalNotify, WorkerConfig, spawn_workers};
+use crate::service::{Identity, Layer, Service, Stack};
 use crate::transport::{Address, AddressError, StdListener, bind};
 use conn::{ConnLimits, serve_connection};
+use stack::{Governed, ServerPolicy, WorkerGovernance};
 
-/// Builds a [`RunningServer`].
+/// Builds a [`RunningServer`]; `L` is the user's layers ([`ServerBuilder::layer`]).
 #[derive(Debug, Clone)]
-pub struct ServerBuilder {
+pub struct ServerBuilder<L = Identity> {
     workers: WorkerConfig,
     decode: DecodeLimits,
     max_in_flight: usize,
     max_connections: usize,
     frame_timeout: Option<Duration>,
+    policy: ServerPolicy,
+    /// The first bad policy option, reported when serving starts.
+    policy_error: Option<OverrideError>,
+    layer: L,
 }
+
+/// The stack a server with user layers `L` runs each call through.
+pub type ServerStack<L> = <L as Layer<RateLimit<Handler>>>::Service;
 
 /// The entry point: [`Server::builder`].
 #[derive(Debug)]
@@ -49,6 +61,9 @@ impl Server {
             max_in_flight: 1024,
             max_connections: 100_000,
             frame_timeout: Some(Duration::from_secs(30)),
+            policy: ServerPolicy::default(),
+            policy_error: None,
+            layer: Identity,
         }
     }
 }
@@ -58,6 +73,8 @@ impl Server {
 pub enum ServeError {
     /// The address does not parse.
     Address(AddressError),
+    /// A policy option is refused.
+    Policy(OverrideError),
     /// Binding or starting the workers failed.
     Io {
         /// The address.
@@ -71,6 +88,7 @@ impl std::fmt::Display for ServeError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             ServeError::Address(e) => write!(f, "{e}"),
+            ServeError::Policy(e) => write!(f, "server policy option: {e}"),
             ServeError::Io { address, source } => write!(f, "cannot serve on {address}: {source}"),
         }
     }
@@ -78,7 +96,43 @@ impl std::fmt::Display for ServeError {
 
 impl std::error::Error for ServeError {}
 
-impl ServerBuilder {
+impl<L> ServerBuilder<L> {
+    /// Sets a policy key for the methods in `scope` (`*`, `Service` or
+    /// `Service.method`), over the IDL's `@control_plane` and under live overrides; e.g.
+    /// `.policy("Echo.echo", "rate_limit.qps", 10_000u64)`. A bad key or value fails
+    /// [`serve`](Self::serve), naming it.
+    pub fn policy(mut self, scope: &str, key: &str, value: impl Into<PolicyValue>) -> Self {
+        match self.policy.overrides.set(scope, key, value) {
+            Ok(_) => self.policy.overrides_limit |= key.starts_with("rate_limit."),
+            Err(e) => {
+                self.policy_error.get_or_insert(e);
+            }
+        }
+        self
+    }
+
+    /// Follows live policy overrides (a watched file or etcd), over builder options and
+    /// the IDL.
+    pub fn live_policy(mut self, live: LivePolicy) -> Self {
+        self.policy.live = Some(live);
+        self
+    }
+
+    /// Adds `layer` around the governance layers (rate limiting), inside the layers added
+    /// before it. It is cloned onto every worker.
+    pub fn layer<T>(self, layer: T) -> ServerBuilder<Stack<T, L>> {
+        ServerBuilder {
+            workers: self.workers,
+            decode: self.decode,
+            max_in_flight: self.max_in_flight,
+            max_connections: self.max_connections,
+            frame_timeout: self.frame_timeout,
+            policy: self.policy,
+            policy_error: self.policy_error,
+            layer: Stack::new(layer, self.layer),
+        }
+    }
+
     /// Worker threads (default: one per available core).
     pub fn workers(mut self, workers: usize) -> Self {
         self.workers.workers = workers;
@@ -149,9 +203,18 @@ impl ServerBuilder {
     where
         S: AsyncReadRent + AsyncWriteRent + Split + 'static,
         D: Dispatch + 'static,
+        L: Layer<RateLimit<Handler>> + Clone,
+        ServerStack<L>:
+            for<'a> Service<ServerCx<'a>, Next<'a>, Response = (), Error = ServerError> + 'static,
     {
         let limits = self.conn_limits();
         let (drain, abort) = (Broadcast::default(), Broadcast::default());
+        let worker = WorkerGovernance::new(0, 1, Arc::new(self.policy.clone()));
+        let service = Governed::new(
+            service,
+            self.layer.clone().layer(RateLimit::new(Handler)),
+            worker,
+        );
         serve_connection(stream, Rc::new(service), limits, &drain, &abort).await;
     }
 
@@ -161,7 +224,13 @@ impl ServerBuilder {
     where
         F: Fn() -> D + Send + Sync + 'static,
         D: Dispatch + 'static,
+        L: Layer<RateLimit<Handler>> + Clone + Send + Sync + 'static,
+        ServerStack<L>:
+            for<'a> Service<ServerCx<'a>, Next<'a>, Response = (), Error = ServerError> + 'static,
     {
+        if let Some(e) = self.policy_error {
+            return Err(ServeError::Policy(e));
+        }
         let address: Address = address.parse().map_err(ServeError::Address)?;
         let io_error = |source| ServeError::Io {
             address: address.to_string(),
@@ -178,9 +247,13 @@ impl ServerBuilder {
         let connections = Arc::new(AtomicUsize::new(0));
         let limits = self.conn_limits();
         let max_connections = self.max_connections;
+        let policy = Arc::new(self.policy);
+        let layer = self.layer;
         let threads = spawn_workers(&self.workers, move |worker| {
             let listener = listeners[worker].lock().ok().and_then(|mut l| l.take());
-            let service = Rc::new(make_service());
+            let governance = WorkerGovernance::new(worker, workers, policy.clone());
+            let stack = layer.clone().layer(RateLimit::new(Handler));
+            let service = Rc::new(Governed::new(make_service(), stack, governance));
             let stopped = stopped.clone();
             let connections = connections.clone();
             async move {

@@ -9,7 +9,7 @@ use std::future::Future;
 use ringrpc_codec::{EncodeError, ProtocolReader};
 
 use super::dispatch::Dispatch;
-use crate::call::ReplySink;
+use crate::call::{MethodInfo, ReplySink};
 use crate::method::unknown_method;
 
 /// Services registered by name; see [`Multiplexed::service`].
@@ -23,6 +23,9 @@ pub trait Routes {
         r: &mut R,
         sink: &mut S,
     ) -> impl Future<Output = Result<bool, EncodeError>>;
+
+    /// What the service named `service` knows about its method `method`.
+    fn method(&self, service: &str, method: &str) -> Option<&'static MethodInfo>;
 }
 
 /// The end of the route chain: no service of that name.
@@ -38,6 +41,10 @@ impl Routes for NoRoute {
         _sink: &mut S,
     ) -> Result<bool, EncodeError> {
         Ok(false)
+    }
+
+    fn method(&self, _service: &str, _method: &str) -> Option<&'static MethodInfo> {
+        None
     }
 }
 
@@ -61,6 +68,14 @@ impl<D: Dispatch, Next: Routes> Routes for Route<D, Next> {
             self.service.dispatch(method, r, sink).await.map(|()| true)
         } else {
             self.next.route(service, method, r, sink).await
+        }
+    }
+
+    fn method(&self, service: &str, method: &str) -> Option<&'static MethodInfo> {
+        if service == self.name {
+            self.service.method(method)
+        } else {
+            self.next.method(service, method)
         }
     }
 }
@@ -142,6 +157,13 @@ impl<D: Dispatch, R: Routes> Dispatch for Multiplexed<D, R> {
             Ok(())
         } else {
             unknown_method(r, sink, service, bare)
+        }
+    }
+
+    fn method(&self, name: &str) -> Option<&'static MethodInfo> {
+        match name.split_once(':') {
+            Some((service, bare)) => self.routes.method(service, bare),
+            None => self.default.method(name),
         }
     }
 }
