@@ -415,6 +415,14 @@ where
     L: Layer<Governed> + Clone + 'static,
     L::Service: 'static,
 {
+    /// The policy `method`'s calls get on the current core now: its IDL `@control_plane`
+    /// under the builder's options under the live overrides this core has seen (the same
+    /// resolution a call does), with where each value came from.
+    pub fn effective_policy(&self, method: &'static MethodInfo) -> crate::policy::MethodPolicy {
+        let (core, _) = self.per_core();
+        core.method_state(method).policy.clone()
+    }
+
     fn per_core(&self) -> (std::rc::Rc<core::CoreClient>, std::rc::Rc<L::Service>) {
         core::per_core(&self.config, &self.handles, || {
             self.layer.clone().layer(layers::governed())
