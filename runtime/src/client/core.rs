@@ -339,7 +339,8 @@ impl CoreClient {
         } = &mut *eps;
         let key_hash = choice.hash_key.unwrap_or(0);
         let mut strict = [true, true, true];
-        // Relax in order: the endpoint to avoid, then ejection; an open breaker never.
+        // Relax in order: the endpoint to avoid, then ejection and connection health; an
+        // open breaker never.
         for pass in 0..4 {
             let group = if pass == 3 { None } else { group };
             if pass == 1 {
@@ -355,7 +356,7 @@ impl CoreClient {
                 let e = &list[i];
                 in_group(e)
                     && (!strict[0] || Some(e.id) != choice.avoid)
-                    && (!strict[1] || ejection.is_available(i, now))
+                    && (!strict[1] || (ejection.is_available(i, now) && e.pool.accepting(now)))
                     && breakers
                         .get(&e.id)
                         .is_none_or(|b| b.state(now) != BreakerState::Open)

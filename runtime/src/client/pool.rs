@@ -105,6 +105,14 @@ impl EndpointPool {
         found
     }
 
+    /// Whether a call sent here now could go out without waiting on a connection attempt
+    /// that is likely to fail: a connection is open, or none is being attempted and the
+    /// endpoint is not backing off after failed attempts. The balancer prefers such
+    /// endpoints, so a peer that is down gets one call per reconnect attempt, not a crowd.
+    pub(crate) fn accepting(&self, now: Instant) -> bool {
+        !self.conns.borrow().is_empty() || (!self.connecting.get() && !self.backing_off(now))
+    }
+
     fn backing_off(&self, now: Instant) -> bool {
         self.retry_at.get().is_some_and(|at| now < at)
     }

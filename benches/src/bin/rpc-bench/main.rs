@@ -9,8 +9,8 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use ringrpc::codec::ProtocolId;
 use ringrpc::codec::frame::Framing;
+use ringrpc::codec::{BytesStr, ProtocolId};
 use ringrpc::{Driver, Server};
 use ringrpc_bench::load::{Edge, LoadSpec, Wire, run_load};
 use ringrpc_bench::procstat::{cpu_ns, peak_rss_kib};
@@ -18,8 +18,10 @@ use ringrpc_bench::report::Row;
 use ringrpc_bench::service::bench::{Complex, Echo, bench_service};
 
 mod compare;
+mod failover;
 mod idle;
 use compare::{CompareArgs, compare};
+use failover::{FailoverArgs, failover};
 use idle::{IdleArgs, idle};
 
 #[derive(Parser)]
@@ -44,6 +46,9 @@ enum Cmd {
     Compare(CompareArgs),
     /// Open many idle connections to a server and report its memory per connection.
     Idle(IdleArgs),
+    /// Three servers under load; one killed and restarted; gray-tagged calls: how fast
+    /// errors stop, how fast the instance returns, where tagged calls go.
+    Failover(FailoverArgs),
 }
 
 /// Which server to run.
@@ -108,6 +113,9 @@ struct ServerArgs {
     /// Cores to pin the server's workers to (one worker per core), e.g. `0` or `0,1`.
     #[arg(long, value_delimiter = ',', default_value = "0")]
     server_cores: Vec<usize>,
+    /// A name the server puts in the `action` of every reply (which instance answered).
+    #[arg(long)]
+    name: Option<String>,
 }
 
 #[derive(Args, Clone)]
@@ -172,12 +180,18 @@ struct RunArgs {
     kind: Kind,
 }
 
-/// The benchmark service: echoes what it gets.
+/// The benchmark service: echoes what it gets (with its name as the `action`, if it has
+/// one).
 #[derive(Clone, Default)]
-struct EchoServer;
+struct EchoServer {
+    name: Option<BytesStr>,
+}
 
 impl bench_service::BenchService for EchoServer {
-    async fn echo(&self, req: Echo) -> Result<Echo, bench_service::EchoError> {
+    async fn echo(&self, mut req: Echo) -> Result<Echo, bench_service::EchoError> {
+        if let Some(name) = &self.name {
+            req.action = name.clone();
+        }
         Ok(req)
     }
 
@@ -200,6 +214,7 @@ fn main() {
         Cmd::Run(a) => run(a),
         Cmd::Compare(a) => compare(a),
         Cmd::Idle(a) => idle(a),
+        Cmd::Failover(a) => failover(a),
     };
     if let Err(e) = result {
         eprintln!("rpc-bench: {e}");
@@ -226,7 +241,12 @@ fn server(a: ServerArgs) -> BenchResult<()> {
         .workers(a.server_cores.len().max(1))
         .cores(a.server_cores.clone())
         .driver(driver(a.common.runtime))
-        .serve(&a.listen, || bench_service::Server::new(EchoServer))?;
+        .serve(&a.listen, {
+            let server = EchoServer {
+                name: a.name.clone().map(BytesStr::from),
+            };
+            move || bench_service::Server::new(server.clone())
+        })?;
     println!("listening {}", server.address());
     std::io::stdout().flush()?;
     // Serve until whoever started us closes our standard input.
@@ -417,6 +437,18 @@ fn ours_server_args(kind: Kind, runtime: Runtime, listen: &str, cores: &[usize])
     ]
     .map(String::from)
     .to_vec()
+}
+
+/// `rpc-bench server` arguments for a named ringrpc server.
+fn ours_server_args_named(
+    runtime: Runtime,
+    listen: &str,
+    cores: &[usize],
+    name: &str,
+) -> Vec<String> {
+    let mut args = ours_server_args(Kind::Ringrpc, runtime, listen, cores);
+    args.extend(["--name".to_string(), name.to_string()]);
+    args
 }
 
 /// Starts a server process that prints `listening ADDRESS` and serves until its standard
