@@ -613,3 +613,77 @@ fn servers_rate_limit_by_policy_and_run_user_layers() {
     assert!((6..=11).contains(&reached), "{reached}");
     server.shutdown().unwrap();
 }
+
+/// A "server" that reads whatever arrives on a connection, counts the framed calls in it
+/// and closes the connection without answering: every call fails after reaching it.
+fn closing_server() -> (String, Arc<AtomicUsize>, Arc<AtomicBool>) {
+    use std::io::Read;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = listener.local_addr().unwrap().to_string();
+    listener.set_nonblocking(true).unwrap();
+    let (frames, stop) = (
+        Arc::new(AtomicUsize::new(0)),
+        Arc::new(AtomicBool::new(false)),
+    );
+    let (f, s) = (frames.clone(), stop.clone());
+    std::thread::spawn(move || {
+        while !s.load(Ordering::Relaxed) {
+            let Ok((mut stream, _)) = listener.accept() else {
+                std::thread::sleep(Duration::from_millis(1));
+                continue;
+            };
+            stream.set_nonblocking(false).unwrap();
+            stream
+                .set_read_timeout(Some(Duration::from_millis(200)))
+                .unwrap();
+            let mut buf = vec![0u8; 65536];
+            let mut have = 0;
+            // One whole frame (4-byte length + body), then close.
+            while have < 4 || have < 4 + u32::from_be_bytes(buf[..4].try_into().unwrap()) as usize {
+                match stream.read(&mut buf[have..]) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => have += n,
+                }
+            }
+            if have >= 4 {
+                f.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    });
+    (address, frames, stop)
+}
+
+#[test]
+fn the_retry_budget_stops_retries_from_multiplying_an_outage() {
+    let (address, attempts, stop) = closing_server();
+    let channel = Client::builder(&address)
+        .framing(ringrpc::codec::frame::Framing::Framed)
+        .policy("*", "idempotent", true)
+        .policy("*", "retry.max_attempts", 3u64)
+        .policy("*", "retry.backoff_base_ms", 0u64)
+        .policy("*", "retry.backoff_max_ms", 0u64)
+        .policy("*", "retry.budget_percent", 20.0)
+        .reconnect_backoff(Duration::from_millis(1), Duration::from_millis(1))
+        .build()
+        .unwrap();
+    let calls = 400;
+    let failed = block_on(Driver::Auto, async move {
+        let client = echo::Client::new(channel);
+        let mut failed = 0;
+        for _ in 0..calls {
+            failed += usize::from(client.echo("x".into()).await.is_err());
+        }
+        failed
+    })
+    .unwrap();
+    stop.store(true, Ordering::Relaxed);
+    assert_eq!(failed, calls);
+    // Unbudgeted, every call would be tried 3 times (1,200 attempts). The budget allows
+    // 20 % of calls plus a floor of 10 retries a second over its 10 s window.
+    let attempts = attempts.load(Ordering::Relaxed);
+    eprintln!("{attempts} attempts for {calls} calls");
+    assert!(
+        (calls..=calls + calls / 5 + 100 + 10).contains(&attempts),
+        "{attempts} attempts for {calls} calls"
+    );
+}
