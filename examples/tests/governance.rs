@@ -687,3 +687,38 @@ fn the_retry_budget_stops_retries_from_multiplying_an_outage() {
         "{attempts} attempts for {calls} calls"
     );
 }
+
+#[test]
+fn power_of_two_choices_prefers_the_faster_instance() {
+    let (slow, slow_handler) = start("slow");
+    slow_handler.delay_ms.store(20, Ordering::Relaxed);
+    let (fast, _) = start("fast");
+    let channel =
+        Client::discover(Discovery::fixed(vec![instance(&slow), instance(&fast)]).unwrap())
+            .policy("*", "load_balance", "p2c")
+            .build()
+            .unwrap();
+    let seen = block_on(Driver::Auto, async {
+        let client = echo::Client::new(channel);
+        let tasks: Vec<_> = (0..8)
+            .map(|_| {
+                let client = client.clone();
+                ringrpc::rt::spawn(async move { tally(&client, 40).await })
+            })
+            .collect();
+        let mut seen = BTreeMap::<String, usize>::new();
+        for task in tasks {
+            for (name, n) in task.await {
+                *seen.entry(name).or_default() += n;
+            }
+        }
+        seen
+    })
+    .unwrap();
+    // Latency × in-flight steers calls away from the slow instance once it is observed.
+    let to_fast = seen.get("fast").copied().unwrap_or(0);
+    eprintln!("{seen:?}");
+    assert!(to_fast * 10 >= 320 * 8, "{seen:?}");
+    slow.shutdown().unwrap();
+    fast.shutdown().unwrap();
+}

@@ -19,8 +19,8 @@ use super::pool::{EndpointPool, sweep_period};
 use super::stats::ClientStats;
 use crate::call::{CallError, MethodInfo};
 use crate::governance::balance::{
-    Ejection, Endpoint, HashRing, LoadBalance, P2cConfig, PowerOfTwoChoices, WeightedRoundRobin,
-    hash_bytes,
+    Ejection, Endpoint, HashRing, InFlight, LoadBalance, P2cConfig, PowerOfTwoChoices,
+    WeightedRoundRobin, hash_bytes,
 };
 use crate::governance::breaker::{BreakerState, CircuitBreaker};
 use crate::governance::retry::RetryBudget;
@@ -395,11 +395,10 @@ impl CoreClient {
         }))
     }
 
-    /// Records how an attempt on `endpoint` went, for ejection and (given its latency)
-    /// latency-aware balancing. A success of an endpoint whose last attempt succeeded
-    /// changes nothing and costs nothing.
-    pub(crate) fn report(&self, endpoint: &CoreEndpoint, failed: bool, latency: Option<Duration>) {
-        if !failed && !endpoint.suspect.get() && latency.is_none() {
+    /// Records how an attempt on `endpoint` went, for outlier ejection. A success of an
+    /// endpoint whose last attempt succeeded changes nothing and costs nothing.
+    pub(crate) fn report(&self, endpoint: &CoreEndpoint, failed: bool) {
+        if !failed && !endpoint.suspect.get() {
             return;
         }
         endpoint.suspect.set(failed);
@@ -419,8 +418,21 @@ impl CoreClient {
         } else {
             eps.ejection.record_success(index);
         }
-        if let Some(latency) = latency {
-            eps.p2c.observe(index, latency, now);
+    }
+
+    /// Counts an attempt starting on `endpoint` for power-of-two-choices balancing; the
+    /// guard counts it finished (with its latency) or abandoned.
+    pub(crate) fn p2c_start(self: &Rc<Self>, endpoint: &CoreEndpoint) -> P2cCall {
+        let mut eps = self.endpoints.borrow_mut();
+        let call = eps
+            .list
+            .iter()
+            .position(|e| e.id == endpoint.id)
+            .and_then(|index| eps.p2c.start(index));
+        P2cCall {
+            core: self.clone(),
+            call,
+            started: Instant::now(),
         }
     }
 
@@ -476,6 +488,38 @@ impl CoreClient {
         }
         for pool in self.retired.borrow_mut().drain(..) {
             pool.close_all(why);
+        }
+    }
+}
+
+/// An attempt counted in flight by the power-of-two-choices balancer.
+pub(crate) struct P2cCall {
+    core: Rc<CoreClient>,
+    call: Option<InFlight>,
+    started: Instant,
+}
+
+impl P2cCall {
+    /// The attempt ended: its latency feeds the endpoint's estimate (a failure's too, so
+    /// an endpoint that fails fast does not look attractive for long).
+    pub(crate) fn finish(mut self) {
+        if let Some(call) = self.call.take() {
+            let now = Instant::now();
+            let latency = now.saturating_duration_since(self.started);
+            self.core
+                .endpoints
+                .borrow_mut()
+                .p2c
+                .finish(call, latency, now);
+        }
+    }
+}
+
+impl Drop for P2cCall {
+    fn drop(&mut self) {
+        // Cancelled (a backup request won): no latency worth learning from.
+        if let Some(call) = self.call.take() {
+            self.core.endpoints.borrow_mut().p2c.abandon(call);
         }
     }
 }

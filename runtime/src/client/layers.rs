@@ -286,9 +286,12 @@ where
             },
             None => None,
         };
-        let timed = policy.load_balance == LoadBalance::PowerOfTwoChoices;
-        let started = timed.then(Instant::now);
+        let p2c = (policy.load_balance == LoadBalance::PowerOfTwoChoices)
+            .then(|| core.p2c_start(&endpoint));
         let result = self.inner.call(cx, args).await;
+        if let Some(p2c) = p2c {
+            p2c.finish();
+        }
         if let Some(permit) = permit {
             permit.finish(endpoint_failed(&result).map(|failed| {
                 if failed {
@@ -301,7 +304,7 @@ where
         // An endpoint that could not take the call (not connected) counts against it
         // here, unlike in its breaker, which counts only calls that reached it.
         let failed = endpoint_failed(&result).unwrap_or(true);
-        core.report(&endpoint, failed, started.map(|at| at.elapsed()));
+        core.report(&endpoint, failed);
         if failed {
             cx.avoid = Some(endpoint.id);
         }
