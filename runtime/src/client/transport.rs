@@ -173,8 +173,23 @@ async fn inject_fault(cx: &ClientCx) -> Result<(), CallError> {
     Ok(())
 }
 
+/// Whether a message may be an `EXCEPTION`, from its first bytes: strict Binary
+/// (`80 01 _ type`) and Compact (`82`, type in the top 3 bits of the next byte) say at
+/// once; anything else (old-style Binary) needs the full header.
+fn may_be_exception(payload: &[u8]) -> bool {
+    const EXCEPTION: u8 = 3;
+    match payload {
+        [0x80, 0x01, _, kind, ..] => kind & 0x07 == EXCEPTION,
+        [0x82, version_and_kind, ..] => version_and_kind >> 5 == EXCEPTION,
+        _ => true,
+    }
+}
+
 /// An `EXCEPTION` reply as an error.
 fn check_exception<P: Protocol>(frame: &Frame, limits: DecodeLimits) -> Result<(), CallError> {
+    if !may_be_exception(&frame.payload) {
+        return Ok(());
+    }
     let mut r = P::reader(&frame.payload, limits);
     let header = r.read_message_begin().map_err(CallError::Decode)?;
     match header.kind {
@@ -182,6 +197,34 @@ fn check_exception<P: Protocol>(frame: &Frame, limits: DecodeLimits) -> Result<(
             ApplicationException::decode(&mut r).map_err(CallError::Decode)?,
         )),
         _ => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use ringrpc_codec::{Binary, Compact, MessageType, Protocol, ProtocolWriter};
+
+    use super::may_be_exception;
+
+    fn header<P: Protocol>(kind: MessageType) -> Vec<u8> {
+        let mut out = bytes::BytesMut::new();
+        P::writer(&mut out)
+            .write_message_begin("echo", kind, -7)
+            .unwrap();
+        out.to_vec()
+    }
+
+    #[test]
+    fn the_first_bytes_tell_replies_from_exceptions() {
+        for kind in [MessageType::Reply, MessageType::Call, MessageType::Oneway] {
+            assert!(!may_be_exception(&header::<Binary>(kind)), "{kind:?}");
+            assert!(!may_be_exception(&header::<Compact>(kind)), "{kind:?}");
+        }
+        assert!(may_be_exception(&header::<Binary>(MessageType::Exception)));
+        assert!(may_be_exception(&header::<Compact>(MessageType::Exception)));
+        // Old-style Binary (name length first) and short input: ask the full parser.
+        assert!(may_be_exception(&[0, 0, 0, 4, b'e']));
+        assert!(may_be_exception(&[0x80]));
     }
 }
 
