@@ -200,6 +200,27 @@ fn check_exception<P: Protocol>(frame: &Frame, limits: DecodeLimits) -> Result<(
     }
 }
 
+/// `service:method`, made once per (service name, method) and thread: cached per method
+/// (a static) with the service names seen for it, compared by content.
+fn multiplexed_name(service: &str, method: &'static MethodInfo) -> BytesStr {
+    type Names = std::collections::HashMap<usize, Vec<(Box<str>, BytesStr)>>;
+    thread_local! {
+        static NAMES: RefCell<Names> = RefCell::default();
+    }
+    NAMES.with(|names| {
+        let mut names = names.borrow_mut();
+        let seen = names
+            .entry(method as *const MethodInfo as usize)
+            .or_default();
+        if let Some((_, name)) = seen.iter().find(|(s, _)| &**s == service) {
+            return name.clone();
+        }
+        let name = BytesStr::from(format!("{service}:{}", method.name));
+        seen.push((service.into(), name.clone()));
+        name
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use ringrpc_codec::{Binary, Compact, MessageType, Protocol, ProtocolWriter};
@@ -226,25 +247,4 @@ mod tests {
         assert!(may_be_exception(&[0, 0, 0, 4, b'e']));
         assert!(may_be_exception(&[0x80]));
     }
-}
-
-/// `service:method`, made once per (service name, method) and thread: cached per method
-/// (a static) with the service names seen for it, compared by content.
-fn multiplexed_name(service: &str, method: &'static MethodInfo) -> BytesStr {
-    type Names = std::collections::HashMap<usize, Vec<(Box<str>, BytesStr)>>;
-    thread_local! {
-        static NAMES: RefCell<Names> = RefCell::default();
-    }
-    NAMES.with(|names| {
-        let mut names = names.borrow_mut();
-        let seen = names
-            .entry(method as *const MethodInfo as usize)
-            .or_default();
-        if let Some((_, name)) = seen.iter().find(|(s, _)| &**s == service) {
-            return name.clone();
-        }
-        let name = BytesStr::from(format!("{service}:{}", method.name));
-        seen.push((service.into(), name.clone()));
-        name
-    })
 }
