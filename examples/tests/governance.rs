@@ -722,3 +722,32 @@ fn power_of_two_choices_prefers_the_faster_instance() {
     slow.shutdown().unwrap();
     fast.shutdown().unwrap();
 }
+
+#[test]
+fn consistent_hashing_keeps_each_key_on_one_instance() {
+    let servers: Vec<_> = ["a", "b", "c"].into_iter().map(start).collect();
+    let instances = servers.iter().map(|(s, _)| instance(s)).collect();
+    let channel = Client::discover(Discovery::fixed(instances).unwrap())
+        .policy("Echo", "load_balance", "consistent_hash")
+        .policy("Echo", "load_balance.hash_key", "user")
+        .build()
+        .unwrap();
+    let owners = block_on(Driver::Auto, async {
+        let client = echo::Client::new(channel);
+        let mut owners = BTreeMap::new();
+        for user in 0..30 {
+            let mut info = MetaInfo::new();
+            info.set_persistent("user", format!("user-{user}"));
+            let seen = metainfo::scope(info, tally(&client, 10)).await;
+            assert_eq!(seen.len(), 1, "user-{user} went to {seen:?}");
+            owners.insert(user, seen.into_keys().next().unwrap());
+        }
+        owners
+    })
+    .unwrap();
+    let used: std::collections::BTreeSet<_> = owners.values().collect();
+    assert_eq!(used.len(), 3, "30 keys over 3 instances: {owners:?}");
+    for (server, _) in servers {
+        server.shutdown().unwrap();
+    }
+}
