@@ -2,7 +2,8 @@
 //! service (`idl/bench.thrift`), `rpc-bench client` loads a server, and `rpc-bench run`
 //! starts a server process (pinned to `--server-cores`), loads it from this process (pinned
 //! to `--client-cores`) and reports QPS, latency percentiles, the server's CPU time per call
-//! and peak RSS, as a markdown row and a JSON line.
+//! and peak RSS, as a markdown row and a JSON line. `rpc-bench propagation` times a policy
+//! change written to etcd until every core of several client processes applies it.
 
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Child, Command, Stdio};
@@ -20,9 +21,11 @@ use ringrpc_bench::service::bench::{Complex, Echo, bench_service};
 mod compare;
 mod failover;
 mod idle;
+mod propagation;
 use compare::{CompareArgs, compare};
 use failover::{FailoverArgs, failover};
 use idle::{IdleArgs, idle};
+use propagation::{AgentArgs, PropagationArgs, agent, propagation};
 
 #[derive(Parser)]
 #[command(
@@ -49,6 +52,12 @@ enum Cmd {
     /// Three servers under load; one killed and restarted; gray-tagged calls: how fast
     /// errors stop, how fast the instance returns, where tagged calls go.
     Failover(FailoverArgs),
+    /// Time a policy change written to etcd until every core of every client process
+    /// applies it.
+    Propagation(PropagationArgs),
+    /// One client process of `propagation` (started by it).
+    #[command(hide = true)]
+    PropagationAgent(AgentArgs),
 }
 
 /// Which server to run.
@@ -215,6 +224,8 @@ fn main() {
         Cmd::Compare(a) => compare(a),
         Cmd::Idle(a) => idle(a),
         Cmd::Failover(a) => failover(a),
+        Cmd::Propagation(a) => propagation(a),
+        Cmd::PropagationAgent(a) => agent(a),
     };
     if let Err(e) = result {
         eprintln!("rpc-bench: {e}");
