@@ -751,3 +751,137 @@ fn consistent_hashing_keeps_each_key_on_one_instance() {
         server.shutdown().unwrap();
     }
 }
+
+#[test]
+fn options_that_do_not_combine_fail_the_build_and_serve() {
+    // A backoff maximum below the default base (10 ms).
+    let e = Client::builder("127.0.0.1:1")
+        .policy("Echo", "retry.backoff_max_ms", 5u64)
+        .build()
+        .unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("in `Echo`: `retry.backoff_max_ms` (5) is below"),
+        "{e}"
+    );
+    let e = Server::builder()
+        .workers(1)
+        .policy("*", "weight.a", 60u64)
+        .policy("*", "weight.b", 60u64)
+        .serve("127.0.0.1:0", || echo::Server::new(Named::default()))
+        .unwrap_err();
+    assert!(e.to_string().contains("add up to 120"), "{e}");
+    // A huge default timeout is taken as the longest one, not an overflow.
+    let channel = Client::builder("127.0.0.1:1")
+        .timeout(Duration::MAX)
+        .build()
+        .unwrap();
+    let policy = channel.effective_policy(&base::PING);
+    assert_eq!(policy.timeout, Duration::from_secs(3600));
+}
+
+#[test]
+fn a_live_update_that_does_not_combine_keeps_the_last_good_policy() {
+    let (server, _) = start("server");
+    let live = LivePolicy::new();
+    let channel = Client::builder(&server.address().to_string())
+        .live_policy(live.clone())
+        .build()
+        .unwrap();
+    block_on(Driver::Auto, async {
+        let client = echo::Client::new(channel.clone());
+        live.publish_json("test", r#"{"Echo.echo": {"timeout_ms": 50}}"#)
+            .unwrap();
+        client.echo("x".into()).await.unwrap();
+        assert_eq!(
+            channel.effective_policy(&echo::ECHO).timeout,
+            Duration::from_millis(50)
+        );
+        // Valid key by key, but its backoff maximum is below the default base for echo.
+        live.publish_json(
+            "test",
+            r#"{"Echo.echo": {"timeout_ms": 70, "retry.backoff_max_ms": 5}}"#,
+        )
+        .unwrap();
+        client.echo("x".into()).await.unwrap();
+        assert_eq!(
+            channel.effective_policy(&echo::ECHO).timeout,
+            Duration::from_millis(50)
+        );
+    })
+    .unwrap();
+    server.shutdown().unwrap();
+}
+
+/// Gives each call 50 ms, whatever its policy says.
+struct Hurry<S> {
+    inner: S,
+}
+
+impl<'a, S> Service<ClientCx, Args<'a>> for Hurry<S>
+where
+    S: Service<ClientCx, Args<'a>, Response = Frame, Error = CallError>,
+{
+    type Response = Frame;
+    type Error = CallError;
+    async fn call(&self, cx: &mut ClientCx, args: Args<'a>) -> Result<Frame, CallError> {
+        cx.shorten_deadline(Instant::now() + Duration::from_millis(50));
+        self.inner.call(cx, args).await
+    }
+}
+
+#[test]
+fn a_user_layer_can_shorten_the_deadline() {
+    let (server, handler) = start("slow");
+    handler.delay_ms.store(300, Ordering::Relaxed);
+    let channel = Client::builder(&server.address().to_string())
+        .policy("*", "timeout_ms", 5_000u64)
+        .policy("*", "retry.max_attempts", 1u64)
+        .layer(layer_fn(|inner| Hurry { inner }))
+        .build()
+        .unwrap();
+    let started = Instant::now();
+    let result = block_on(Driver::Auto, async move {
+        echo::Client::new(channel).echo("x".into()).await
+    })
+    .unwrap();
+    assert!(
+        matches!(result, Err(echo::EchoError::Call(CallError::Timeout(_)))),
+        "{result:?}"
+    );
+    assert!(started.elapsed() < Duration::from_millis(250));
+    server.shutdown().unwrap();
+}
+
+#[test]
+fn a_backup_request_goes_to_another_instance_than_the_first_attempt() {
+    let (a, a_handler) = start("a");
+    let (b, b_handler) = start("b");
+    a_handler.delay_ms.store(100, Ordering::Relaxed);
+    b_handler.delay_ms.store(100, Ordering::Relaxed);
+    // Consistent hashing would send both attempts of a key to one instance.
+    let channel = Client::discover(Discovery::fixed(vec![instance(&a), instance(&b)]).unwrap())
+        .policy("Echo", "load_balance", "consistent_hash")
+        .policy("Echo", "load_balance.hash_key", "user")
+        .policy("Echo", "backup_request_ms", 20u64)
+        .build()
+        .unwrap();
+    block_on(Driver::Auto, async {
+        let client = echo::Client::new(channel);
+        let mut info = MetaInfo::new();
+        info.set_persistent("user", "u-1");
+        metainfo::scope(info, client.echo("x".into()))
+            .await
+            .unwrap();
+        // The loser is still sleeping on its server; let it finish.
+        ringrpc::rt::sleep(Duration::from_millis(150)).await;
+    })
+    .unwrap();
+    let calls = (
+        a_handler.calls.load(Ordering::Relaxed),
+        b_handler.calls.load(Ordering::Relaxed),
+    );
+    assert_eq!(calls, (1, 1));
+    a.shutdown().unwrap();
+    b.shutdown().unwrap();
+}

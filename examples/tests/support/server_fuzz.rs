@@ -98,7 +98,7 @@ async fn exchange(stream: Vec<u8>, chunk: usize) -> usize {
         .await
         .expect("the server answers and closes within 10 s of the stream's end");
     write.await;
-    server.await;
+    server.await.expect("the default options combine");
     check_replies(replies)
 }
 

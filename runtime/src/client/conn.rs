@@ -134,8 +134,9 @@ impl Connection {
         deadline: Instant,
     ) -> Result<Option<(usize, i32)>, CallError> {
         let mut state = self.state.borrow_mut();
+        // Nothing was sent: retrying elsewhere is safe.
         if let Some(why) = state.broken.as_ref().or(state.unwritable.as_ref()) {
-            return Err(CallError::Transport(why.clone()));
+            return Err(CallError::Unavailable(why.clone()));
         }
         let (slot, seq_id) = if oneway {
             state.oneway_seq = state.oneway_seq.wrapping_add(1) & 0x7fff_ffff;
@@ -143,7 +144,7 @@ impl Connection {
         } else {
             let slot = state.calls.vacant_key();
             if slot >= MAX_IN_FLIGHT {
-                return Err(CallError::Transport(format!(
+                return Err(CallError::Unavailable(format!(
                     "{MAX_IN_FLIGHT} calls are already in flight on this connection"
                 )));
             }

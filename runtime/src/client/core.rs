@@ -111,15 +111,19 @@ struct Endpoints {
     ejection: Ejection,
 }
 
+/// A method's circuit breakers on one core, by endpoint id.
+pub(crate) type Breakers = HashMap<u64, CircuitBreaker, BuildHasherDefault<IdHasher>>;
+
 /// A method's policy on one core, with the state that goes with it.
 #[derive(Debug)]
 pub(crate) struct MethodState {
     pub(crate) policy: MethodPolicy,
     /// The live policy version it was resolved at.
     version: u64,
-    pub(crate) budget: RefCell<RetryBudget>,
-    /// Circuit breakers by endpoint id.
-    pub(crate) breakers: RefCell<HashMap<u64, CircuitBreaker, BuildHasherDefault<IdHasher>>>,
+    /// Shared by the method's policy versions.
+    pub(crate) budget: Rc<RefCell<RetryBudget>>,
+    /// Circuit breakers by endpoint id, shared by the method's policy versions.
+    pub(crate) breakers: Rc<RefCell<Breakers>>,
 }
 
 /// A client on one core.
@@ -195,46 +199,36 @@ impl CoreClient {
     }
 
     fn resolve(&self, method: &'static MethodInfo, version: u64) -> MethodState {
-        let settings = &self.config.settings;
-        let live = self.config.live.as_ref().map(|l| l.current());
-        let none = Overrides::new();
-        let layers = Layers {
-            default_timeout: settings.timeout,
-            builder: &settings.overrides,
-            live: live.as_deref().unwrap_or(&none),
-        };
-        let policy = MethodPolicy::resolve(method, layers).unwrap_or_else(|e| {
-            tracing::warn!(
-                service = method.service,
-                method = method.name,
-                "the live policy does not combine with this method's, which keeps its IDL and builder policy: {e}"
-            );
-            MethodPolicy::resolve(method, Layers { live: &none, ..layers })
-                .expect("builder options and IDL policy are checked before the client exists")
-        });
-        // Breakers and the retry budget carry over a policy change.
         let previous = self
             .methods
             .borrow()
             .get(&(method as *const MethodInfo as usize))
             .cloned();
+        let policy = resolve_policy(&self.config, method, previous.as_ref().map(|p| &p.policy));
+        // Breakers and the retry budget are shared with the previous version, so calls in
+        // flight report to the same ones.
         let (budget, breakers) = match previous {
             Some(old) if old.policy.retry_budget_percent == policy.retry_budget_percent => {
-                (old.budget.take(), old.breakers.take())
+                (old.budget.clone(), old.breakers.clone())
             }
-            Some(old) => (budget_for(&policy), old.breakers.take()),
-            None => (budget_for(&policy), HashMap::default()),
+            Some(old) => (
+                Rc::new(RefCell::new(budget_for(&policy))),
+                old.breakers.clone(),
+            ),
+            None => (Rc::new(RefCell::new(budget_for(&policy))), Rc::default()),
         };
-        let mut breakers = breakers;
         match policy.breaker {
-            Some(config) => breakers.values_mut().for_each(|b| b.set_config(config)),
-            None => breakers.clear(),
+            Some(config) => breakers
+                .borrow_mut()
+                .values_mut()
+                .for_each(|b| b.set_config(config)),
+            None => breakers.borrow_mut().clear(),
         }
         MethodState {
             policy,
             version,
-            budget: RefCell::new(budget),
-            breakers: RefCell::new(breakers),
+            budget,
+            breakers,
         }
     }
 
@@ -522,6 +516,24 @@ impl Drop for P2cCall {
             self.core.endpoints.borrow_mut().p2c.abandon(call);
         }
     }
+}
+
+/// The policy of `method` for `config`'s client now: IDL, builder options, live overrides.
+pub(crate) fn resolve_policy(
+    config: &ClientConfig,
+    method: &'static MethodInfo,
+    previous: Option<&MethodPolicy>,
+) -> MethodPolicy {
+    let settings = &config.settings;
+    let live = config.live.as_ref().map(|l| l.current());
+    let none = Overrides::new();
+    let layers = Layers {
+        default_timeout: settings.timeout,
+        default_connect_timeout: settings.connect_timeout,
+        builder: &settings.overrides,
+        live: live.as_deref().unwrap_or(&none),
+    };
+    MethodPolicy::resolve_or_keep(method, layers, previous)
 }
 
 fn budget_for(policy: &MethodPolicy) -> RetryBudget {

@@ -77,6 +77,9 @@ pub struct ClientCx {
     pub(crate) avoid: Option<u64>,
     /// 1 for the first attempt.
     pub(crate) attempt: u32,
+    /// Where the balancer records the endpoint it chose (a hedged call's first attempt,
+    /// which its backup request avoids).
+    pub(crate) picked: Option<Rc<std::cell::Cell<Option<u64>>>>,
 }
 
 impl fmt::Debug for ClientCx {

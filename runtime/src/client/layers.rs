@@ -80,13 +80,14 @@ where
     type Error = CallError;
 
     async fn call(&self, cx: &mut ClientCx, args: Args<'a>) -> Result<Frame, CallError> {
+        // The call's deadline came from its policy's timeout; an outer layer may have
+        // shortened it, and the caller's caller may have less time still.
         let now = cx.started;
-        let mut budget = cx.state.policy.timeout;
         if let Some(upstream) = crate::metainfo::with(|m| m.deadline()).flatten() {
-            budget = budget.min(upstream.saturating_duration_since(now));
+            cx.deadline = cx.deadline.min(upstream);
         }
+        let budget = cx.deadline.saturating_duration_since(now);
         cx.budget = budget;
-        cx.deadline = now + budget;
         if budget.is_zero() {
             return Err(CallError::Timeout(budget));
         }
@@ -125,7 +126,10 @@ where
                 // Boxed: the race holds two attempts, and inline it would make every
                 // call's future (moved on each poll's way in) three times as large.
                 Some(after) if policy.retry.idempotent && attempt == 1 => {
-                    Box::pin(self.hedged(cx, args, after)).await
+                    let (result, sent) = Box::pin(self.hedged(cx, args, after)).await;
+                    // A backup request counts as an attempt.
+                    attempt = sent;
+                    result
                 }
                 _ => self.inner.call(cx, args).await,
             };
@@ -157,41 +161,45 @@ where
 }
 
 impl<S> Retry<S> {
-    /// The first attempt, and a second one if the first has no answer after `after`
-    /// (budget allowing): the first success wins; if one fails the other is awaited.
+    /// The first attempt, and a second one to another endpoint if the first has no answer
+    /// after `after` (budget allowing): the first success wins and the other attempt is
+    /// cancelled; if one fails the other is awaited. Returns the outcome and the attempts
+    /// sent.
     async fn hedged<'a>(
         &self,
         cx: &mut ClientCx,
         args: Args<'a>,
         after: Duration,
-    ) -> Result<Frame, CallError>
+    ) -> (Result<Frame, CallError>, u32)
     where
         S: Service<ClientCx, Args<'a>, Response = Frame, Error = CallError>,
     {
         let mut backup_cx = cx.clone();
+        // The balancer tells which endpoint the first attempt went to.
+        let first_endpoint = Rc::new(std::cell::Cell::new(None));
+        cx.picked = Some(first_endpoint.clone());
         let mut first = pin!(self.inner.call(cx, args));
         let mut timer = pin!(monoio::time::sleep(after));
         let raced = std::future::poll_fn(|task| {
             if let Poll::Ready(result) = first.as_mut().poll(task) {
-                return Poll::Ready(Err(result));
+                return Poll::Ready(Some(result));
             }
-            timer.as_mut().poll(task).map(Ok)
+            timer.as_mut().poll(task).map(|()| None)
         })
         .await;
-        let first_failure = match raced {
-            Err(result) => return result,
-            Ok(()) => None::<CallError>,
-        };
+        if let Some(result) = raced {
+            return (result, 1);
+        }
         let state = backup_cx.state.clone();
-        if first_failure.is_none() && !state.budget.borrow_mut().try_withdraw(Instant::now()) {
-            return first.await;
+        if !state.budget.borrow_mut().try_withdraw(Instant::now()) {
+            return (first.await, 1);
         }
         backup_cx.attempt = 2;
-        backup_cx.avoid = backup_cx.endpoint.as_ref().map(|e| e.id);
+        backup_cx.avoid = first_endpoint.get();
         let mut second = pin!(self.inner.call(&mut backup_cx, args));
         let mut first_done: Option<CallError> = None;
         let mut second_done: Option<CallError> = None;
-        std::future::poll_fn(|task| {
+        let result = std::future::poll_fn(|task| {
             if first_done.is_none() {
                 if let Poll::Ready(result) = first.as_mut().poll(task) {
                     match result {
@@ -217,7 +225,8 @@ impl<S> Retry<S> {
                 }
             }
         })
-        .await
+        .await;
+        (result, 2)
     }
 }
 
@@ -276,6 +285,9 @@ where
             now,
         )?;
         cx.endpoint = Some(endpoint.clone());
+        if let Some(picked) = &cx.picked {
+            picked.set(Some(endpoint.id));
+        }
         let permit = match policy.breaker {
             Some(config) => match breaker_permit(cx, &endpoint, config) {
                 Ok(permit) => Some(permit),

@@ -44,6 +44,9 @@ pub use layers::Governed;
 pub use stats::{ClientStats, ConnectionStats};
 pub(crate) use transport::RPC_TIMEOUT_KEY;
 
+/// The longest timeout a client takes (the range of `timeout_ms`).
+const MAX_TIMEOUT: Duration = Duration::from_secs(3600);
+
 /// How a core's connections to one endpoint carry calls.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PoolMode {
@@ -278,15 +281,17 @@ impl<L> ClientBuilder<L> {
         self
     }
 
-    /// The timeout of calls whose method sets no `timeout_ms` (default 1 s).
+    /// The timeout of calls whose method sets no `timeout_ms` (default 1 s; at most an
+    /// hour, the longest `timeout_ms`: a longer one is taken as an hour).
     pub fn timeout(mut self, timeout: Duration) -> Self {
-        self.settings.timeout = timeout;
+        self.settings.timeout = timeout.min(MAX_TIMEOUT);
         self
     }
 
-    /// How long connecting may take (default 1 s).
+    /// How long connecting may take, unless the calling method's `connect_timeout_ms`
+    /// says otherwise (default 1 s; at most an hour).
     pub fn connect_timeout(mut self, timeout: Duration) -> Self {
-        self.settings.connect_timeout = timeout;
+        self.settings.connect_timeout = timeout.min(MAX_TIMEOUT);
         self
     }
 
@@ -376,6 +381,8 @@ impl<L> ClientBuilder<L> {
     pub fn build(self) -> Result<Client<L>, ClientBuildError> {
         static NEXT_ID: AtomicU64 = AtomicU64::new(1);
         let (target, discovery) = self.target?;
+        crate::policy::MethodPolicy::check_options(&self.settings.overrides)
+            .map_err(ClientBuildError::Policy)?;
         Ok(Client {
             config: Arc::new(ClientConfig {
                 id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
@@ -404,7 +411,8 @@ impl<L> ClientBuilder<L> {
         let pool = core.first_pool().ok_or_else(|| {
             io::Error::new(io::ErrorKind::NotFound, "discovery lists no instance yet")
         })?;
-        let conn = pool::connect(&client.config, pool.address()).await?;
+        let timeout = client.config.settings.connect_timeout;
+        let conn = pool::connect(&client.config, pool.address(), timeout).await?;
         pool.adopt(conn);
         Ok(client)
     }
@@ -415,12 +423,16 @@ where
     L: Layer<Governed> + Clone + 'static,
     L::Service: 'static,
 {
-    /// The policy `method`'s calls get on the current core now: its IDL `@control_plane`
-    /// under the builder's options under the live overrides this core has seen (the same
-    /// resolution a call does), with where each value came from.
+    /// The policy `method`'s calls get now: its IDL `@control_plane` under the builder's
+    /// options under the live overrides, with where each value came from. Inside a
+    /// runtime ([`crate::rt::block_on`], workers) it is what this core's next call uses,
+    /// through the same per-core state; on any other thread it is resolved afresh.
     pub fn effective_policy(&self, method: &'static MethodInfo) -> crate::policy::MethodPolicy {
-        let (core, _) = self.per_core();
-        core.method_state(method).policy.clone()
+        if crate::rt::in_runtime() {
+            let (core, _) = self.per_core();
+            return core.method_state(method).policy.clone();
+        }
+        core::resolve_policy(&self.config, method, None)
     }
 
     fn per_core(&self) -> (std::rc::Rc<core::CoreClient>, std::rc::Rc<L::Service>) {
@@ -454,6 +466,7 @@ where
             endpoint: None,
             avoid: None,
             attempt: 1,
+            picked: None,
         };
         let frame = stack.call(&mut cx, Args { args }).await?;
         if method.oneway {

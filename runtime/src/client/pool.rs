@@ -24,6 +24,8 @@ use crate::transport::Address;
 #[derive(Debug)]
 pub(crate) struct EndpointPool {
     address: Address,
+    /// Set when the pool is closed for good: a connection that comes up later is closed.
+    closed: Cell<bool>,
     conns: RefCell<Vec<Rc<Connection>>>,
     connecting: Cell<bool>,
     /// Notified when an attempt ends or a ping-pong connection frees up.
@@ -49,6 +51,7 @@ impl EndpointPool {
             ^ (crate::rt::current_core().unwrap_or(0) as u64) << 32;
         Self {
             address,
+            closed: Cell::new(false),
             conns: RefCell::new(Vec::new()),
             connecting: Cell::new(false),
             changed: Signal::default(),
@@ -77,6 +80,7 @@ impl EndpointPool {
     pub(crate) fn try_checkout(
         self: &Rc<Self>,
         config: &Arc<ClientConfig>,
+        connect_timeout: Duration,
     ) -> Option<Rc<Connection>> {
         self.conns.borrow_mut().retain(|c| !c.is_broken());
         let (found, may_grow) = {
@@ -100,7 +104,7 @@ impl EndpointPool {
             }
         };
         if may_grow && !self.connecting.get() && !self.backing_off(Instant::now()) {
-            self.start_attempt(config.clone());
+            self.start_attempt(config.clone(), connect_timeout);
         }
         found
     }
@@ -123,9 +127,10 @@ impl EndpointPool {
     pub(crate) async fn checkout(
         self: &Rc<Self>,
         config: &Arc<ClientConfig>,
+        connect_timeout: Duration,
     ) -> Result<Rc<Connection>, CallError> {
         loop {
-            if let Some(conn) = self.try_checkout(config) {
+            if let Some(conn) = self.try_checkout(config, connect_timeout) {
                 return Ok(conn);
             }
             let now = Instant::now();
@@ -167,14 +172,15 @@ impl EndpointPool {
         }
     }
 
-    fn start_attempt(self: &Rc<Self>, config: Arc<ClientConfig>) {
+    fn start_attempt(self: &Rc<Self>, config: Arc<ClientConfig>, timeout: Duration) {
         self.connecting.set(true);
         self.connects.set(self.connects.get() + 1);
         let pool = self.clone();
         monoio::spawn(async move {
-            let attempt = connect(&config, &pool.address).await;
+            let attempt = connect(&config, &pool.address, timeout).await;
             pool.connecting.set(false);
             match attempt {
+                Ok(conn) if pool.closed.get() => conn.fail("the pool was closed"),
                 Ok(conn) => {
                     pool.backoff.borrow_mut().succeed();
                     pool.retry_at.set(None);
@@ -220,6 +226,7 @@ impl EndpointPool {
 
     /// Closes every connection, failing the calls on them with `why`.
     pub(crate) fn close_all(&self, why: &str) {
+        self.closed.set(true);
         for conn in self.conns.borrow_mut().drain(..) {
             conn.fail(why);
         }
@@ -235,7 +242,9 @@ impl EndpointPool {
             }
             !idle
         });
-        conns.is_empty()
+        let drained = conns.is_empty() && !self.connecting.get();
+        self.closed.set(drained);
+        drained
     }
 
     /// Closes connections idle for `idle_timeout` or longer.
@@ -252,10 +261,11 @@ impl EndpointPool {
     }
 }
 
-/// Opens one connection to `address` within the connect timeout.
+/// Opens one connection to `address` within `timeout`.
 pub(crate) async fn connect(
     config: &ClientConfig,
     address: &Address,
+    timeout: Duration,
 ) -> io::Result<Rc<Connection>> {
     let peer = address.to_string();
     let open = async {
@@ -284,15 +294,12 @@ pub(crate) async fn connect(
             }
         })
     };
-    monoio::time::timeout(config.settings.connect_timeout, open)
+    monoio::time::timeout(timeout, open)
         .await
         .map_err(|_| {
             io::Error::new(
                 io::ErrorKind::TimedOut,
-                format!(
-                    "connecting to {address} took over {:?}",
-                    config.settings.connect_timeout
-                ),
+                format!("connecting to {address} took over {timeout:?}"),
             )
         })?
         .map_err(|e| io::Error::new(e.kind(), format!("cannot connect to {address}: {e}")))

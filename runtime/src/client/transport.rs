@@ -16,7 +16,9 @@ use ringrpc_codec::{
 };
 
 use super::Naming;
+use super::conn::Connection;
 use super::cx::{Args, ClientCx};
+use super::pool::EndpointPool;
 use crate::call::{CallError, MethodInfo};
 use crate::service::Service;
 
@@ -69,19 +71,24 @@ impl<'a> Service<ClientCx, Args<'a>> for Transport {
         let method = cx.method;
         let timed_out = || CallError::Timeout(cx.budget);
         let pool = &endpoint.pool;
-        let conn = match pool.try_checkout(config) {
+        let mut waited = false;
+        let conn = match pool.try_checkout(config, connect_timeout(cx)) {
             Some(conn) => conn,
             None => {
+                waited = true;
                 // Waiting for a connection is the rare path: boxed, so the future of every
                 // call stays small.
                 let left = cx.deadline.saturating_duration_since(Instant::now());
-                Box::pin(monoio::time::timeout(left, pool.checkout(config)))
-                    .await
-                    .map_err(|_| timed_out())??
+                Box::pin(monoio::time::timeout(
+                    left,
+                    pool.checkout(config, connect_timeout(cx)),
+                ))
+                .await
+                .map_err(|_| timed_out())??
             }
         };
         // A first attempt that waited for nothing goes out when the call started.
-        let now = if cx.attempt == 1 && !cx.state.policy.fault.is_active() {
+        let now = if cx.attempt == 1 && !waited && !cx.state.policy.fault.is_active() {
             cx.started
         } else {
             Instant::now()
@@ -132,15 +139,19 @@ impl<'a> Service<ClientCx, Args<'a>> for Transport {
                 payload: Default::default(),
             });
         };
+        let mut finish = Finish {
+            conn: &conn,
+            pool,
+            ok: false,
+            timed,
+        };
         // The connection's reaper fails the wait at the deadline.
         let reply = match conn.reply(slot, seq_id).await {
             Err(CallError::Timeout(_)) => Err(timed_out()),
             other => other,
         };
-        conn.counters
-            .finished(reply.is_ok(), timed.map(|at| at.elapsed()));
-        conn.close_if_drained();
-        pool.released();
+        finish.ok = reply.is_ok();
+        drop(finish);
         let frame = reply?;
         if let Some(header) = &frame.header {
             crate::metainfo::with(|m| m.read_backward(&header.metadata));
@@ -150,6 +161,27 @@ impl<'a> Service<ClientCx, Args<'a>> for Transport {
             ProtocolId::Compact => check_exception::<Compact>(&frame, settings.limits)?,
         }
         Ok(frame)
+    }
+}
+
+/// Ends an attempt's use of its connection, also when the attempt is cancelled (a backup
+/// request won, the caller gave up): counts it, frees a ping-pong connection for the next
+/// caller, and closes a connection that can no longer write once its calls are done.
+struct Finish<'a> {
+    conn: &'a Connection,
+    pool: &'a EndpointPool,
+    ok: bool,
+    timed: Option<Instant>,
+}
+
+impl Drop for Finish<'_> {
+    fn drop(&mut self) {
+        self.conn.counters.finished(
+            self.ok,
+            self.timed.filter(|_| self.ok).map(|at| at.elapsed()),
+        );
+        self.conn.close_if_drained();
+        self.pool.released();
     }
 }
 
@@ -183,6 +215,12 @@ fn may_be_exception(payload: &[u8]) -> bool {
         [0x82, version_and_kind, ..] => version_and_kind >> 5 == EXCEPTION,
         _ => true,
     }
+}
+
+/// How long a connection attempt started by this call may take: its method's
+/// `connect_timeout_ms`, else the client's.
+fn connect_timeout(cx: &ClientCx) -> std::time::Duration {
+    cx.state.policy.connect_timeout
 }
 
 /// An `EXCEPTION` reply as an error.

@@ -95,7 +95,7 @@ impl LoadBalance {
 /// rest to the untagged ones. By hash of a request key, so a given user stays on one side
 /// (pass a fresh [`splitmix64`] draw instead for a random split). Growing a lone tag's
 /// percentage keeps the keys it already had.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct TrafficSplit {
     /// For tag `i`, the end (exclusive, in percent points `0..=100`) of its slice.
     slice_ends: Vec<u8>,

@@ -7,8 +7,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::keys::{KEYS, PolicyValue};
-use super::overrides::Overrides;
-use crate::call::MethodInfo;
+use super::overrides::{Overrides, Scope};
+use crate::call::{MethodInfo, PolicyConst};
 use crate::governance::PolicyError;
 use crate::governance::balance::{LoadBalance, TrafficSplit};
 use crate::governance::breaker::{BreakerConfig, BreakerKeys};
@@ -49,6 +49,9 @@ pub struct MethodPolicy {
     /// Time a call may take, retries included (`timeout_ms`); the client's default timeout
     /// when unset.
     pub timeout: Duration,
+    /// Time a connection attempt started by a call may take (`connect_timeout_ms`); the
+    /// client's connect timeout when unset.
+    pub connect_timeout: Duration,
     /// Retries (`retry.*`, `idempotent`).
     pub retry: RetryPolicy,
     /// Retries allowed as a percentage of calls (`retry.budget_percent`, default 20).
@@ -82,6 +85,8 @@ pub struct MethodPolicy {
 pub struct Layers<'a> {
     /// The client's (or server's) default timeout, for methods without `timeout_ms`.
     pub default_timeout: Duration,
+    /// The client's connect timeout, for methods without `connect_timeout_ms`.
+    pub default_connect_timeout: Duration,
     /// Builder options.
     pub builder: &'a Overrides,
     /// Live overrides.
@@ -92,7 +97,109 @@ impl MethodPolicy {
     /// The policy of `method` under `layers`. An error names the key whose combined value
     /// is refused (a backoff maximum below its base, gray weights over 100 %).
     pub fn resolve(method: &MethodInfo, layers: Layers<'_>) -> Result<MethodPolicy, PolicyError> {
-        let (service, name) = (method.service, method.name);
+        Self::resolve_parts(method.service, method.name, method.policy, layers)
+    }
+
+    /// [`resolve`](Self::resolve) that never fails, for the request path: a combination
+    /// that does not resolve (a live update whose backoff maximum is below the IDL's
+    /// base, gray weights over 100 % between the IDL and the builder) keeps `previous`,
+    /// the method's last good policy, else leaves out the live overrides, then the
+    /// builder's options too; the reason is logged.
+    pub fn resolve_or_keep(
+        method: &MethodInfo,
+        layers: Layers<'_>,
+        previous: Option<&MethodPolicy>,
+    ) -> MethodPolicy {
+        let error = match Self::resolve(method, layers) {
+            Ok(policy) => return policy,
+            Err(e) => e,
+        };
+        tracing::warn!(
+            service = method.service,
+            method = method.name,
+            "the method's policy layers do not combine ({error}); it keeps its last good policy"
+        );
+        if let Some(previous) = previous {
+            return previous.clone();
+        }
+        let none = Overrides::new();
+        Self::resolve(
+            method,
+            Layers {
+                live: &none,
+                ..layers
+            },
+        )
+        .or_else(|_| {
+            Self::resolve(
+                method,
+                Layers {
+                    live: &none,
+                    builder: &none,
+                    ..layers
+                },
+            )
+        })
+        .unwrap_or_else(|_| Self::defaults(layers))
+    }
+
+    /// The policy of a method nothing configures.
+    fn defaults(layers: Layers<'_>) -> MethodPolicy {
+        MethodPolicy {
+            timeout: layers.default_timeout,
+            connect_timeout: layers.default_connect_timeout,
+            retry: RetryPolicy::default(),
+            retry_budget_percent: 20.0,
+            backup_after: None,
+            breaker: None,
+            rate_limit: None,
+            load_balance: LoadBalance::default(),
+            hash_key: None,
+            weights: Vec::new(),
+            split: TrafficSplit::default(),
+            fault: FaultPolicy {
+                delay: None,
+                delay_percent: 0.0,
+                abort_percent: 0.0,
+            },
+            sources: BTreeMap::new(),
+        }
+    }
+
+    /// Checks that the builder's options combine on their own (on a method the IDL gives
+    /// no policy): a backoff maximum below its base, gray weights over 100 %, … are
+    /// refused when the client or server is built, naming the scope.
+    pub fn check_options(options: &Overrides) -> Result<(), super::OverrideError> {
+        let none = Overrides::new();
+        for (scope, _) in options.iter() {
+            let (service, name) = match scope {
+                Scope::All => ("", ""),
+                Scope::Service(service) => (service.as_str(), ""),
+                Scope::Method(service, method) => (service.as_str(), method.as_str()),
+            };
+            let layers = Layers {
+                default_timeout: Duration::from_secs(1),
+                default_connect_timeout: Duration::from_secs(1),
+                builder: options,
+                live: &none,
+            };
+            Self::resolve_parts(service, name, &[], layers).map_err(|error| {
+                super::OverrideError::Value {
+                    scope: scope.clone(),
+                    error,
+                }
+            })?;
+        }
+        Ok(())
+    }
+
+    fn resolve_parts(
+        service: &str,
+        name: &str,
+        idl: &[(&'static str, PolicyConst)],
+        layers: Layers<'_>,
+    ) -> Result<MethodPolicy, PolicyError> {
+        let idl_value = |key: &str| idl.iter().find(|(k, _)| *k == key).map(|(_, v)| *v);
         let mut sources = BTreeMap::new();
         for spec in KEYS.iter().filter(|k| k.key != "weight.*") {
             let key = spec.key;
@@ -106,13 +213,13 @@ impl MethodPolicy {
                         .lookup(service, name, key)
                         .map(|v| (v.clone(), Source::Builder))
                 })
-                .or_else(|| method.policy(key).map(|v| (v.into(), Source::Idl)));
+                .or_else(|| idl_value(key).map(|v| (v.into(), Source::Idl)));
             if let Some(found) = found {
                 sources.insert(key.to_owned(), found);
             }
         }
         let mut weights: BTreeMap<String, (u64, Source)> = BTreeMap::new();
-        for (key, value) in method.policy {
+        for (key, value) in idl {
             if let (Some(tag), Some(n)) = (
                 key.strip_prefix("weight."),
                 PolicyValue::from(*value).as_u64(),
@@ -164,7 +271,8 @@ impl MethodPolicy {
             Some(BreakerConfig::from_policy(&breaker_keys)?)
         };
         let rate_limit = int("rate_limit.qps").map(|qps| {
-            let burst = int("rate_limit.burst").unwrap_or(qps.div_ceil(10).max(1));
+            // An unset burst is one second's worth, as `TokenBucket::from_policy` takes it.
+            let burst = int("rate_limit.burst").unwrap_or(qps);
             (qps, burst)
         });
         let load_balance = match text("load_balance") {
@@ -176,6 +284,8 @@ impl MethodPolicy {
         let delay = int("fault.delay_ms").map(Duration::from_millis);
         Ok(MethodPolicy {
             timeout: int("timeout_ms").map_or(layers.default_timeout, Duration::from_millis),
+            connect_timeout: int("connect_timeout_ms")
+                .map_or(layers.default_connect_timeout, Duration::from_millis),
             retry: RetryPolicy::from_policy(&retry_keys)?,
             retry_budget_percent: num("retry.budget_percent").unwrap_or(20.0),
             backup_after: int("backup_request_ms").map(Duration::from_millis),
@@ -205,7 +315,6 @@ impl MethodPolicy {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::call::PolicyConst;
 
     static ECHO: MethodInfo = MethodInfo {
         service: "Echo",
@@ -222,6 +331,7 @@ mod tests {
     fn layers<'a>(builder: &'a Overrides, live: &'a Overrides) -> Layers<'a> {
         Layers {
             default_timeout: Duration::from_secs(1),
+            default_connect_timeout: Duration::from_secs(1),
             builder,
             live,
         }

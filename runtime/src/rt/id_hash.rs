@@ -19,7 +19,10 @@ impl Hasher for IdHasher {
     }
 
     fn write_u64(&mut self, id: u64) {
-        self.0 = id.wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        // The high bits folded into the low ones: pointers are aligned, and a product
+        // keeps their zero low bits, which would leave most buckets unused.
+        let h = id.wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        self.0 = h ^ (h >> 29);
     }
 
     fn write_usize(&mut self, id: usize) {

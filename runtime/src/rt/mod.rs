@@ -132,6 +132,14 @@ impl WorkerConfig {
 /// the calling thread, with timers enabled.
 pub fn block_on<F: Future>(driver: Driver, fut: F) -> io::Result<F::Output> {
     log_driver_once(driver);
+    /// Marks the thread as running a runtime until dropped.
+    struct Inside(bool);
+    impl Drop for Inside {
+        fn drop(&mut self) {
+            IN_RUNTIME.set(self.0);
+        }
+    }
+    let _inside = Inside(IN_RUNTIME.replace(true));
     match driver.resolve() {
         Driver::Epoll => Ok(monoio::RuntimeBuilder::<monoio::LegacyDriver>::new()
             .enable_timer()
@@ -173,6 +181,12 @@ fn log_driver_once(driver: Driver) {
 
 thread_local! {
     static PINNED_CORE: std::cell::Cell<Option<usize>> = const { std::cell::Cell::new(None) };
+    static IN_RUNTIME: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Whether the current thread runs a runtime of [`block_on`] (a worker or a caller's).
+pub fn in_runtime() -> bool {
+    IN_RUNTIME.get()
 }
 
 /// The core the current thread is pinned to, if it is a worker that was pinned.

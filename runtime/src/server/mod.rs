@@ -181,6 +181,15 @@ impl<L> ServerBuilder<L> {
         self
     }
 
+    /// The first bad policy option, or options that do not combine.
+    fn check_policy(&self) -> Result<(), ServeError> {
+        if let Some(e) = &self.policy_error {
+            return Err(ServeError::Policy(e.clone()));
+        }
+        crate::policy::MethodPolicy::check_options(&self.policy.overrides)
+            .map_err(ServeError::Policy)
+    }
+
     fn conn_limits(&self) -> ConnLimits {
         ConnLimits {
             decode: self.decode,
@@ -198,8 +207,9 @@ impl<L> ServerBuilder<L> {
     /// Serves one stream that is already connected (a socket pair, an inherited socket)
     /// on the current runtime, with this builder's limits, until the peer closes it or
     /// sends bytes that cannot be framed. The worker settings do not apply. The runtime
-    /// must have its timer enabled (`ringrpc::rt` runtimes do).
-    pub async fn serve_stream<S, D>(&self, stream: S, service: D)
+    /// must have its timer enabled (`ringrpc::rt` runtimes do). Fails at once if the policy
+    /// options are refused.
+    pub async fn serve_stream<S, D>(&self, stream: S, service: D) -> Result<(), ServeError>
     where
         S: AsyncReadRent + AsyncWriteRent + Split + 'static,
         D: Dispatch + 'static,
@@ -207,6 +217,7 @@ impl<L> ServerBuilder<L> {
         ServerStack<L>:
             for<'a> Service<ServerCx<'a>, Next<'a>, Response = (), Error = ServerError> + 'static,
     {
+        self.check_policy()?;
         let limits = self.conn_limits();
         let (drain, abort) = (Broadcast::default(), Broadcast::default());
         let worker = WorkerGovernance::new(0, 1, Arc::new(self.policy.clone()));
@@ -216,6 +227,7 @@ impl<L> ServerBuilder<L> {
             worker,
         );
         serve_connection(stream, Rc::new(service), limits, &drain, &abort).await;
+        Ok(())
     }
 
     /// Starts serving `address` (`tcp://host:port`, `unix:///path` or `host:port`) on the
@@ -228,9 +240,7 @@ impl<L> ServerBuilder<L> {
         ServerStack<L>:
             for<'a> Service<ServerCx<'a>, Next<'a>, Response = (), Error = ServerError> + 'static,
     {
-        if let Some(e) = self.policy_error {
-            return Err(ServeError::Policy(e));
-        }
+        self.check_policy()?;
         let address: Address = address.parse().map_err(ServeError::Address)?;
         let io_error = |source| ServeError::Io {
             address: address.to_string(),

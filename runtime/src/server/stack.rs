@@ -133,7 +133,10 @@ impl<'a> Service<ServerCx<'a>, Next<'a>> for Handler {
 }
 
 /// Refuses calls over a method's `rate_limit.qps` (token bucket per worker, each with its
-/// share of the global rate and burst) with a `TApplicationException` saying so.
+/// share of the global rate and burst, at least one call per second) with a
+/// `TApplicationException` saying so. Shares are fixed, so the limit is exact when calls
+/// spread evenly over the workers (as `SO_REUSEPORT` spreads connections) and approximate
+/// otherwise: a worker with all the load admits only its share.
 #[derive(Debug, Clone, Copy)]
 pub struct RateLimit<S> {
     inner: S,
@@ -160,8 +163,10 @@ where
                 let now = Instant::now();
                 let mut bucket = state.bucket.borrow_mut();
                 let bucket = bucket.get_or_insert_with(|| {
+                    // Each worker gets its share, at least one call per second: a limit
+                    // below the worker count would otherwise refuse everything on some.
                     let (rate, burst) = per_core_share(qps, burst, worker.count, worker.index);
-                    TokenBucket::new(rate, burst, now)
+                    TokenBucket::new(rate.max(1.0), burst.max(1.0), now)
                 });
                 if !bucket.try_take(now) {
                     return Err(ServerError::Reject(ApplicationException::new(
@@ -227,22 +232,15 @@ impl WorkerGovernance {
         let none = Overrides::new();
         let layers = Layers {
             default_timeout: Duration::from_secs(1),
+            default_connect_timeout: Duration::from_secs(1),
             builder: &self.policy.overrides,
             live: live.as_deref().unwrap_or(&none),
         };
-        let policy = MethodPolicy::resolve(method, layers).unwrap_or_else(|e| {
-            tracing::warn!(
-                method = method.name,
-                "the live policy does not combine with this method's, which keeps its IDL and builder policy: {e}"
-            );
-            MethodPolicy::resolve(method, Layers { live: &none, ..layers })
-                .expect("builder options and IDL policy are checked before the server starts")
-        });
+        let previous = self.methods.borrow().get(&key).cloned();
+        let policy =
+            MethodPolicy::resolve_or_keep(method, layers, previous.as_ref().map(|p| &p.policy));
         // A bucket survives a policy change that keeps its rate.
-        let bucket = self
-            .methods
-            .borrow()
-            .get(&key)
+        let bucket = previous
             .filter(|old| old.policy.rate_limit == policy.rate_limit)
             .and_then(|old| old.bucket.take());
         let state = Rc::new(ServerMethod {
