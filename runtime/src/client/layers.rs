@@ -122,20 +122,24 @@ where
         let mut attempt = 1;
         loop {
             cx.attempt = attempt;
-            let result = match policy.backup_after {
+            // No `result` local: a frame held across the backoff sleep would grow every
+            // call's future by its size.
+            let error = match policy.backup_after {
                 // Boxed: the race holds two attempts, and inline it would make every
                 // call's future (moved on each poll's way in) three times as large.
                 Some(after) if policy.retry.idempotent && attempt == 1 => {
                     let (result, sent) = Box::pin(self.hedged(cx, args, after)).await;
                     // A backup request counts as an attempt.
                     attempt = sent;
-                    result
+                    match result {
+                        Ok(frame) => return Ok(frame),
+                        Err(e) => e,
+                    }
                 }
-                _ => self.inner.call(cx, args).await,
-            };
-            let error = match result {
-                Ok(frame) => return Ok(frame),
-                Err(e) => e,
+                _ => match self.inner.call(cx, args).await {
+                    Ok(frame) => return Ok(frame),
+                    Err(e) => e,
+                },
             };
             let now = Instant::now();
             if !policy.retry.should_retry(attempt, retry_class(&error)) {
@@ -252,38 +256,7 @@ where
     async fn call(&self, cx: &mut ClientCx, args: Args<'a>) -> Result<Frame, CallError> {
         let core = cx.core.clone();
         let policy = &cx.state.policy;
-        let hash_key = policy.hash_key.as_deref();
-        // The call's metadata matters only to tag routing and hashing.
-        let (route_tag, hash) = if core.any_tagged() || hash_key.is_some() {
-            let route_key = &core.config.settings.route_tag_key;
-            crate::metainfo::with(|m| {
-                let tag = m.persistent(route_key).cloned();
-                let hash = hash_key.and_then(|k| {
-                    m.persistent(k)
-                        .or_else(|| m.transient(k))
-                        .map(|v| hash_bytes(v.as_bytes()))
-                });
-                (tag, hash)
-            })
-            .unwrap_or_default()
-        } else {
-            (None, None)
-        };
-        let now = if cx.attempt == 1 {
-            cx.started
-        } else {
-            Instant::now()
-        };
-        let endpoint = core.pick(
-            &Choice {
-                method: cx.method,
-                state: &cx.state,
-                route_tag: route_tag.as_deref(),
-                hash_key: hash,
-                avoid: cx.avoid,
-            },
-            now,
-        )?;
+        let endpoint = choose(cx)?;
         cx.endpoint = Some(endpoint.clone());
         if let Some(picked) = &cx.picked {
             picked.set(Some(endpoint.id));
@@ -359,6 +332,44 @@ impl Drop for PermitGuard {
             }
         }
     }
+}
+
+/// The endpoint of the current attempt of `cx`'s call. Not async: the call's metadata it
+/// reads never becomes part of every call's future.
+fn choose(cx: &ClientCx) -> Result<Rc<CoreEndpoint>, CallError> {
+    let core = &cx.core;
+    let hash_key = cx.state.policy.hash_key.as_deref();
+    // The call's metadata matters only to tag routing and hashing.
+    let (route_tag, hash) = if core.any_tagged() || hash_key.is_some() {
+        let route_key = &core.config.settings.route_tag_key;
+        crate::metainfo::with(|m| {
+            let tag = m.persistent(route_key).cloned();
+            let hash = hash_key.and_then(|k| {
+                m.persistent(k)
+                    .or_else(|| m.transient(k))
+                    .map(|v| hash_bytes(v.as_bytes()))
+            });
+            (tag, hash)
+        })
+        .unwrap_or_default()
+    } else {
+        (None, None)
+    };
+    let now = if cx.attempt == 1 {
+        cx.started
+    } else {
+        Instant::now()
+    };
+    core.pick(
+        &Choice {
+            method: cx.method,
+            state: &cx.state,
+            route_tag: route_tag.as_deref(),
+            hash_key: hash,
+            avoid: cx.avoid,
+        },
+        now,
+    )
 }
 
 /// A permit of `endpoint`'s breaker for the call's method, or why there is none.

@@ -43,6 +43,7 @@ pub use discovery::{Discovery, DiscoveryError, Instance};
 pub use layers::Governed;
 pub use stats::{ClientStats, ConnectionStats};
 pub(crate) use transport::RPC_TIMEOUT_KEY;
+pub use transport::Transport;
 
 /// The longest timeout a client takes (the range of `timeout_ms`).
 const MAX_TIMEOUT: Duration = Duration::from_secs(3600);

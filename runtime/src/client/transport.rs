@@ -68,7 +68,6 @@ impl<'a> Service<ClientCx, Args<'a>> for Transport {
         }
         let config = &cx.core.config;
         let settings = &config.settings;
-        let method = cx.method;
         let timed_out = || CallError::Timeout(cx.budget);
         let pool = &endpoint.pool;
         let mut waited = false;
@@ -93,40 +92,7 @@ impl<'a> Service<ClientCx, Args<'a>> for Transport {
         } else {
             Instant::now()
         };
-        let left = cx.deadline.saturating_duration_since(now);
-        if left.is_zero() {
-            return Err(timed_out());
-        }
-        let name = match &settings.naming {
-            Naming::Plain => BytesStr::from_static(method.name),
-            Naming::Multiplexed => multiplexed_name(method.service, method),
-            Naming::MultiplexedAs(service) => multiplexed_name(service, method),
-        };
-        let metainfo = crate::metainfo::with(|m| m.request_header()).flatten();
-        let sent = if settings.dialect.framing == Framing::TTHeader {
-            // Tell the server how long the caller will wait (Kitex's RPCTimeout).
-            let ms = timeout_text(left.as_millis().max(1) as u64);
-            match metainfo {
-                Some(mut metadata) => {
-                    metadata.insert_int(RPC_TIMEOUT_KEY, ms);
-                    conn.send(name, method.oneway, args, &mut metadata, cx.deadline)
-                }
-                None => SCRATCH.with(|scratch| {
-                    let mut metadata = scratch.borrow_mut();
-                    metadata.clear();
-                    metadata.insert_int(RPC_TIMEOUT_KEY, ms);
-                    conn.send(name, method.oneway, args, &mut metadata, cx.deadline)
-                }),
-            }
-        } else {
-            conn.send(
-                name,
-                method.oneway,
-                args,
-                &mut metainfo.unwrap_or_default(),
-                cx.deadline,
-            )
-        };
+        let sent = send(cx, &conn, args, now)?;
         let timed = match &sent {
             Ok(Some(_)) => conn.counters.sent(conn.in_flight()).then_some(now),
             _ => None,
@@ -162,6 +128,53 @@ impl<'a> Service<ClientCx, Args<'a>> for Transport {
         }
         Ok(frame)
     }
+}
+
+/// Sends one attempt on `conn` (its header telling the server how long the caller waits,
+/// over TTHeader). Not async: its locals (the header, the name) never become part of
+/// every call's future.
+fn send(
+    cx: &ClientCx,
+    conn: &Connection,
+    args: Args<'_>,
+    now: Instant,
+) -> Result<Result<Option<(usize, i32)>, CallError>, CallError> {
+    let left = cx.deadline.saturating_duration_since(now);
+    if left.is_zero() {
+        return Err(CallError::Timeout(cx.budget));
+    }
+    let settings = &cx.core.config.settings;
+    let method = cx.method;
+    let name = match &settings.naming {
+        Naming::Plain => BytesStr::from_static(method.name),
+        Naming::Multiplexed => multiplexed_name(method.service, method),
+        Naming::MultiplexedAs(service) => multiplexed_name(service, method),
+    };
+    let metainfo = crate::metainfo::with(|m| m.request_header()).flatten();
+    Ok(if settings.dialect.framing == Framing::TTHeader {
+        // Tell the server how long the caller will wait (Kitex's RPCTimeout).
+        let ms = timeout_text(left.as_millis().max(1) as u64);
+        match metainfo {
+            Some(mut metadata) => {
+                metadata.insert_int(RPC_TIMEOUT_KEY, ms);
+                conn.send(name, method.oneway, args, &mut metadata, cx.deadline)
+            }
+            None => SCRATCH.with(|scratch| {
+                let mut metadata = scratch.borrow_mut();
+                metadata.clear();
+                metadata.insert_int(RPC_TIMEOUT_KEY, ms);
+                conn.send(name, method.oneway, args, &mut metadata, cx.deadline)
+            }),
+        }
+    } else {
+        conn.send(
+            name,
+            method.oneway,
+            args,
+            &mut metainfo.unwrap_or_default(),
+            cx.deadline,
+        )
+    })
 }
 
 /// Ends an attempt's use of its connection, also when the attempt is cancelled (a backup

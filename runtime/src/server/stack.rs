@@ -3,7 +3,7 @@
 //! ([`RateLimit`]) around the handler ([`Handler`]). A layer sees the call's context
 //! ([`ServerCx`]: method, its effective policy, the caller's deadline) and the handler
 //! still to run ([`Next`]); it may run it, time it, or refuse the call with an exception
-//! ([`ServerError::Reject`]) without running it. [`Governed`] puts a stack around a
+//! ([`ServerError::Reject`]) without running it. `Governed` puts a stack around a
 //! [`Dispatch`], per worker, so the connection code sees one `Dispatch` as before.
 
 use std::cell::{OnceCell, RefCell};
