@@ -213,7 +213,7 @@ impl<L> ServerBuilder<L> {
     where
         S: AsyncReadRent + AsyncWriteRent + Split + 'static,
         D: Dispatch + 'static,
-        L: Layer<RateLimit<Handler>> + Clone,
+        L: Layer<RateLimit<Handler>> + Clone + 'static,
         ServerStack<L>:
             for<'a> Service<ServerCx<'a>, Next<'a>, Response = (), Error = ServerError> + 'static,
     {
@@ -221,11 +221,9 @@ impl<L> ServerBuilder<L> {
         let limits = self.conn_limits();
         let (drain, abort) = (Broadcast::default(), Broadcast::default());
         let worker = WorkerGovernance::new(0, 1, Arc::new(self.policy.clone()));
-        let service = Governed::new(
-            service,
-            self.layer.clone().layer(RateLimit::new(Handler)),
-            worker,
-        );
+        let bare = std::any::TypeId::of::<L>() == std::any::TypeId::of::<Identity>();
+        let stack = self.layer.clone().layer(RateLimit::new(Handler));
+        let service = Governed::new(service, stack, worker, bare);
         serve_connection(stream, Rc::new(service), limits, &drain, &abort).await;
         Ok(())
     }
@@ -258,12 +256,13 @@ impl<L> ServerBuilder<L> {
         let limits = self.conn_limits();
         let max_connections = self.max_connections;
         let policy = Arc::new(self.policy);
+        let bare = std::any::TypeId::of::<L>() == std::any::TypeId::of::<Identity>();
         let layer = self.layer;
         let threads = spawn_workers(&self.workers, move |worker| {
             let listener = listeners[worker].lock().ok().and_then(|mut l| l.take());
             let governance = WorkerGovernance::new(worker, workers, policy.clone());
             let stack = layer.clone().layer(RateLimit::new(Handler));
-            let service = Rc::new(Governed::new(make_service(), stack, governance));
+            let service = Rc::new(Governed::new(make_service(), stack, governance, bare));
             let stopped = stopped.clone();
             let connections = connections.clone();
             async move {

@@ -259,14 +259,18 @@ pub(crate) struct Governed<D, S> {
     dispatch: D,
     stack: S,
     worker: WorkerGovernance,
+    /// The stack is the built-in one alone (no user layers): a call that cannot be rate
+    /// limited skips it.
+    bare: bool,
 }
 
 impl<D, S> Governed<D, S> {
-    pub(crate) fn new(dispatch: D, stack: S, worker: WorkerGovernance) -> Self {
+    pub(crate) fn new(dispatch: D, stack: S, worker: WorkerGovernance, bare: bool) -> Self {
         Governed {
             dispatch,
             stack,
             worker,
+            bare,
         }
     }
 }
@@ -289,6 +293,9 @@ where
             policy: OnceCell::new(),
             worker: &self.worker,
         };
+        if self.bare && !cx.may_be_limited() {
+            return self.dispatch.dispatch(method, r, sink).await;
+        }
         let outcome = {
             let handler = std::pin::pin!(self.dispatch.dispatch(method, r, &mut *sink));
             self.stack.call(&mut cx, Next { handler }).await
