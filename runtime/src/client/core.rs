@@ -140,12 +140,7 @@ pub(crate) struct CoreClient {
 
 impl CoreClient {
     fn new(config: &Arc<ClientConfig>) -> Self {
-        let seed = config.id.wrapping_mul(0x9e37_79b9_7f4a_7c15)
-            ^ u64::from(std::process::id())
-            ^ std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0, |d| d.as_nanos() as u64)
-            ^ (crate::rt::current_core().unwrap_or(0) as u64) << 32;
+        let seed = random_seed(config.id);
         let core = CoreClient {
             config: config.clone(),
             endpoints: RefCell::new(Endpoints {
@@ -516,6 +511,17 @@ impl Drop for P2cCall {
             self.core.endpoints.borrow_mut().p2c.abandon(call);
         }
     }
+}
+
+/// A seed for a per-core random generator (jitter, sampling): distinct per client,
+/// process, core and start.
+pub(crate) fn random_seed(client_id: u64) -> u64 {
+    client_id.wrapping_mul(0x9e37_79b9_7f4a_7c15)
+        ^ u64::from(std::process::id())
+        ^ std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as u64)
+        ^ (crate::rt::current_core().unwrap_or(0) as u64) << 32
 }
 
 /// The policy of `method` for `config`'s client now: IDL, builder options, live overrides.

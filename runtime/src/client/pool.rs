@@ -43,12 +43,7 @@ pub(crate) struct EndpointPool {
 impl EndpointPool {
     /// A pool of connections to `address`, none open yet.
     pub(crate) fn new(config: &ClientConfig, address: Address) -> Self {
-        let seed = config.id.wrapping_mul(0x9e37_79b9_7f4a_7c15)
-            ^ u64::from(std::process::id())
-            ^ std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0, |d| d.as_nanos() as u64)
-            ^ (crate::rt::current_core().unwrap_or(0) as u64) << 32;
+        let seed = super::core::random_seed(config.id) ^ address_hash(&address);
         Self {
             address,
             closed: Cell::new(false),
@@ -303,6 +298,11 @@ pub(crate) async fn connect(
             )
         })?
         .map_err(|e| io::Error::new(e.kind(), format!("cannot connect to {address}: {e}")))
+}
+
+/// Spreads the seeds of one client's pools (one per endpoint) apart.
+fn address_hash(address: &Address) -> u64 {
+    crate::governance::balance::hash_bytes(address.to_string().as_bytes())
 }
 
 /// How often a client's sweeper looks: half the idle timeout, between 10 ms and 1 s (it
