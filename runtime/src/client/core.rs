@@ -228,7 +228,7 @@ impl CoreClient {
     }
 
     /// Rebuilds the endpoints if discovery has a new version.
-    fn refresh_endpoints(&self) {
+    pub(crate) fn refresh_endpoints(&self) {
         let discovery = &self.config.discovery;
         let version = discovery.version();
         if self.endpoints.borrow().version == version {
@@ -282,19 +282,18 @@ impl CoreClient {
         eps.version = version;
     }
 
-    /// Whether some instance carries a tag.
+    /// Whether some instance carries a tag (as of the last refresh).
     pub(crate) fn any_tagged(&self) -> bool {
-        self.refresh_endpoints();
         self.endpoints.borrow().any_tagged
     }
 
-    /// Chooses the endpoint for an attempt of a call, at `now`.
+    /// Chooses the endpoint for an attempt of a call, at `now`, among the endpoints as
+    /// last refreshed (call [`refresh_endpoints`](Self::refresh_endpoints) first).
     pub(crate) fn pick(
         &self,
         choice: &Choice<'_>,
         now: Instant,
     ) -> Result<Rc<CoreEndpoint>, CallError> {
-        self.refresh_endpoints();
         let mut eps = self.endpoints.borrow_mut();
         if eps.list.is_empty() {
             return Err(CallError::Unavailable(format!(

@@ -338,6 +338,8 @@ impl Drop for PermitGuard {
 /// reads never becomes part of every call's future.
 fn choose(cx: &ClientCx) -> Result<Rc<CoreEndpoint>, CallError> {
     let core = &cx.core;
+    // Once per attempt: the instances as discovery lists them now.
+    core.refresh_endpoints();
     let hash_key = cx.state.policy.hash_key.as_deref();
     // The call's metadata matters only to tag routing and hashing.
     let (route_tag, hash) = if core.any_tagged() || hash_key.is_some() {
