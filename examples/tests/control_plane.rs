@@ -3,58 +3,24 @@
 //! while the last good policy stays, servers register themselves and clients discover
 //! them; and the run-time policy key table matches the one codegen checks IDL against.
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
+use std::sync::atomic::Ordering;
+use std::time::Duration;
 
 use ringrpc::client::discovery::{Discovery, Instance};
-use ringrpc::codec::BytesStr;
 use ringrpc::policy::LivePolicy;
 use ringrpc::rt::block_on;
-use ringrpc::{CallError, Client, Driver, RunningServer, Server};
+use ringrpc::{CallError, Client, Driver};
 use ringrpc_etcd::testing::EtcdServer;
 use ringrpc_etcd::{EtcdWriter, WatchConfig};
-use ringrpc_examples::echo::echo::{base, echo};
+use ringrpc_examples::echo::echo::echo;
 
-#[derive(Clone)]
-struct Named(&'static str, Arc<AtomicUsize>);
-
-impl base::Base for Named {
-    async fn ping(&self) -> Result<BytesStr, base::PingError> {
-        Ok(BytesStr::from_static(self.0))
-    }
-}
-
-impl echo::Echo for Named {
-    async fn echo(&self, _msg: BytesStr) -> Result<BytesStr, echo::EchoError> {
-        self.1.fetch_add(1, Ordering::Relaxed);
-        Ok(BytesStr::from_static(self.0))
-    }
-    async fn notify(&self, _event: BytesStr) -> Result<(), echo::NotifyError> {
-        Ok(())
-    }
-    async fn reset(&self) -> Result<(), echo::ResetError> {
-        Ok(())
-    }
-}
-
-fn start(name: &'static str) -> (RunningServer, Arc<AtomicUsize>) {
-    let calls = Arc::new(AtomicUsize::new(0));
-    let handler = Named(name, calls.clone());
-    let server = Server::builder()
-        .workers(1)
-        .serve("127.0.0.1:0", move || echo::Server::new(handler.clone()))
-        .unwrap();
-    (server, calls)
-}
+#[path = "support/named_server.rs"]
+mod named_server;
+use named_server::{start, wait_for};
 
 /// Waits (at most 3 s) until `ready`.
-async fn wait_for(what: &str, ready: impl Fn() -> bool) {
-    let until = Instant::now() + Duration::from_secs(3);
-    while !ready() {
-        assert!(Instant::now() < until, "{what}: not within 3 s");
-        ringrpc::rt::sleep(Duration::from_millis(5)).await;
-    }
+async fn wait_3s(what: &str, ready: impl Fn() -> bool) {
+    wait_for(what, Duration::from_secs(3), ready).await
 }
 
 #[test]
@@ -71,7 +37,8 @@ fn policy_in_etcd_reaches_calls_and_bad_updates_are_refused() {
     let live = LivePolicy::new();
     let _watch = ringrpc_etcd::watch_policy(&live, WatchConfig::new([endpoint], prefix)).unwrap();
     assert_eq!(live.version(), 1);
-    let (server, calls) = start("server");
+    let (server, handler) = start("server");
+    let calls = handler.calls.clone();
     let channel = Client::builder(&server.address().to_string())
         .live_policy(live.clone())
         .build()
@@ -86,7 +53,7 @@ fn policy_in_etcd_reaches_calls_and_bad_updates_are_refused() {
                 r#"{"fault.abort_percent": 100}"#,
             )
             .unwrap();
-        wait_for("the abort policy", || live.version() == 2).await;
+        wait_3s("the abort policy", || live.version() == 2).await;
         match client.echo("x".into()).await {
             Err(echo::EchoError::Call(CallError::Transport(why))) => {
                 assert!(why.contains("fault injected"), "{why}")
@@ -97,7 +64,7 @@ fn policy_in_etcd_reaches_calls_and_bad_updates_are_refused() {
         writer
             .put(format!("{prefix}Echo"), r#"{"retry.max_attempts": 99}"#)
             .unwrap();
-        wait_for("the refusal", || live.rejected() == 1).await;
+        wait_3s("the refusal", || live.rejected() == 1).await;
         assert_eq!(live.version(), 2);
         assert!(client.echo("x".into()).await.is_err());
         // Fixed and the abort removed: calls flow again.
@@ -105,7 +72,7 @@ fn policy_in_etcd_reaches_calls_and_bad_updates_are_refused() {
             .put(format!("{prefix}Echo"), r#"{"retry.max_attempts": 3}"#)
             .unwrap();
         writer.delete(format!("{prefix}Echo.echo")).unwrap();
-        wait_for("the fix", || {
+        wait_3s("the fix", || {
             live.current()
                 .lookup("Echo", "echo", "fault.abort_percent")
                 .is_none()
@@ -129,8 +96,10 @@ fn registered_servers_are_discovered_and_leave_when_they_deregister() {
     };
     let endpoint = etcd.endpoint();
     let prefix = "/ringrpc/instances/echo/";
-    let (a, a_calls) = start("a");
-    let (b, b_calls) = start("b");
+    let (a, a_handler) = start("a");
+    let a_calls = a_handler.calls.clone();
+    let (b, b_handler) = start("b");
+    let b_calls = b_handler.calls.clone();
     let ttl = Duration::from_secs(5);
     let a_reg = ringrpc_etcd::register(
         [endpoint.clone()],
@@ -158,18 +127,18 @@ fn registered_servers_are_discovered_and_leave_when_they_deregister() {
             ttl,
         )
         .unwrap();
-        wait_for("b's registration", || discovery.instances().len() == 2).await;
+        wait_3s("b's registration", || discovery.instances().len() == 2).await;
         for _ in 0..20 {
             assert_eq!(client.echo("x".into()).await.unwrap(), "a");
         }
         // a leaves: calls go to b, the only instance left.
         drop(a_reg);
-        wait_for("a's departure", || discovery.instances().len() == 1).await;
+        wait_3s("a's departure", || discovery.instances().len() == 1).await;
         for _ in 0..20 {
             assert_eq!(client.echo("x".into()).await.unwrap(), "b");
         }
         drop(b_reg);
-        wait_for("b's departure", || discovery.instances().is_empty()).await;
+        wait_3s("b's departure", || discovery.instances().is_empty()).await;
         match client.echo("x".into()).await {
             Err(echo::EchoError::Call(CallError::Unavailable(why))) => {
                 assert!(why.contains("no instance"), "{why}")

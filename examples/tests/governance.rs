@@ -7,7 +7,7 @@
 use std::cell::Cell;
 use std::collections::BTreeMap;
 use std::rc::Rc;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -23,60 +23,9 @@ use ringrpc::service::{Service, layer_fn};
 use ringrpc::{CallError, Client, Driver, RunningServer, Server};
 use ringrpc_examples::echo::echo::{base, echo};
 
-/// A server that answers `echo` and `ping` with its name, fails while `failing`, and
-/// waits `delay_ms` first; it counts the calls it gets.
-#[derive(Clone, Default)]
-struct Named {
-    name: &'static str,
-    failing: Arc<AtomicBool>,
-    delay_ms: Arc<AtomicU64>,
-    calls: Arc<AtomicUsize>,
-}
-
-impl base::Base for Named {
-    async fn ping(&self) -> Result<BytesStr, base::PingError> {
-        Ok(BytesStr::from_static(self.name))
-    }
-}
-
-impl echo::Echo for Named {
-    async fn echo(&self, _msg: BytesStr) -> Result<BytesStr, echo::EchoError> {
-        self.calls.fetch_add(1, Ordering::Relaxed);
-        let delay = self.delay_ms.load(Ordering::Relaxed);
-        if delay > 0 {
-            ringrpc::rt::sleep(Duration::from_millis(delay)).await;
-        }
-        if self.failing.load(Ordering::Relaxed) {
-            return Err(ApplicationException::new(
-                ApplicationErrorKind::INTERNAL_ERROR,
-                format!("{} is failing", self.name),
-            )
-            .into());
-        }
-        Ok(BytesStr::from_static(self.name))
-    }
-
-    async fn notify(&self, _event: BytesStr) -> Result<(), echo::NotifyError> {
-        Ok(())
-    }
-
-    async fn reset(&self) -> Result<(), echo::ResetError> {
-        Ok(())
-    }
-}
-
-fn start(name: &'static str) -> (RunningServer, Named) {
-    let handler = Named {
-        name,
-        ..Named::default()
-    };
-    let h = handler.clone();
-    let server = Server::builder()
-        .workers(1)
-        .serve("127.0.0.1:0", move || echo::Server::new(h.clone()))
-        .expect("the server starts");
-    (server, handler)
-}
+#[path = "support/named_server.rs"]
+mod named_server;
+use named_server::{Named, start, wait_for};
 
 fn instance(server: &RunningServer) -> Instance {
     Instance::new(&server.address().to_string()).unwrap()
@@ -379,19 +328,22 @@ fn live_policy_and_faults_apply_to_the_next_call() {
         assert_eq!(client.ping().await.unwrap(), "server");
         // The file changes: a delay instead of aborts.
         std::fs::write(&file, r#"{"*": {"fault.delay_ms": 80}}"#).unwrap();
-        wait_for(|| live.version() == 2).await;
+        wait_for("the change", Duration::from_secs(2), || live.version() == 2).await;
         let started = Instant::now();
         assert_eq!(client.echo("x".into()).await.unwrap(), "server");
         assert!(started.elapsed() >= Duration::from_millis(80));
         // A bad file is refused; the last good policy stays.
         std::fs::write(&file, r#"{"*": {"fault.delay_ms": "soon"}}"#).unwrap();
-        wait_for(|| live.rejected() == 1).await;
+        wait_for("the change", Duration::from_secs(2), || {
+            live.rejected() == 1
+        })
+        .await;
         assert_eq!(live.version(), 2);
         let started = Instant::now();
         client.echo("x".into()).await.unwrap();
         assert!(started.elapsed() >= Duration::from_millis(80));
         std::fs::write(&file, "{}").unwrap();
-        wait_for(|| live.version() == 3).await;
+        wait_for("the change", Duration::from_secs(2), || live.version() == 3).await;
         let started = Instant::now();
         client.echo("x".into()).await.unwrap();
         assert!(started.elapsed() < Duration::from_millis(80));
@@ -419,7 +371,10 @@ fn a_watched_instance_file_moves_calls() {
         let client = echo::Client::new(channel);
         assert_eq!(tally(&client, 10).await, [("a".to_string(), 10)].into());
         std::fs::write(&file, list(&b)).unwrap();
-        wait_for(|| discovery.version() == 2).await;
+        wait_for("the change", Duration::from_secs(2), || {
+            discovery.version() == 2
+        })
+        .await;
         assert_eq!(tally(&client, 10).await, [("b".to_string(), 10)].into());
         // A broken file is refused; calls keep going to b.
         std::fs::write(&file, "[{\"weight\": 1}]").unwrap();
@@ -504,15 +459,6 @@ fn tempdir(name: &str) -> std::path::PathBuf {
     let dir = std::env::temp_dir().join(format!("ringrpc-{name}-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     dir
-}
-
-/// Waits (at most 2 s) until `ready`.
-async fn wait_for(ready: impl Fn() -> bool) {
-    let until = Instant::now() + Duration::from_secs(2);
-    while !ready() {
-        assert!(Instant::now() < until, "not ready within 2 s");
-        ringrpc::rt::sleep(Duration::from_millis(5)).await;
-    }
 }
 
 /// Records the methods called and refuses `reset` (a server-side user layer).
