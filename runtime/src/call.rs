@@ -147,4 +147,7 @@ pub trait ReplySink {
     fn reply<T: Encode>(&mut self, result: &T) -> Result<(), EncodeError>;
     /// An `EXCEPTION` message.
     fn exception(&mut self, error: &ApplicationException) -> Result<(), EncodeError>;
+    /// The next reply carries one of the method's declared exceptions (for metrics; the
+    /// default does nothing).
+    fn declared_exception(&mut self) {}
 }

@@ -4,11 +4,14 @@
 //! ([`codec`], from `ringrpc-codec`); the runtime (workers, buffer pools, ConnShard), the
 //! client and server, and the governance layers land here next (see DESIGN.md).
 
+pub mod admin;
 pub mod call;
 pub mod client;
 pub mod governance;
+pub mod health;
 pub mod metainfo;
 pub mod method;
+pub mod metrics;
 pub mod policy;
 pub mod rt;
 pub mod server;

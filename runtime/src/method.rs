@@ -136,7 +136,11 @@ pub async fn serve<A: MethodArgs>(
         Ok(args) => args,
         Err(e) => return sink.exception(&bad_arguments(&e)),
     };
-    match A::Result::from_outcome(handler(args).await) {
+    let outcome = handler(args).await;
+    if outcome.is_err() {
+        sink.declared_exception();
+    }
+    match A::Result::from_outcome(outcome) {
         Ok(result) => sink.reply(&result),
         Err(e) => sink.exception(&e.to_application_exception()),
     }

@@ -25,6 +25,7 @@ use crate::governance::balance::{
 use crate::governance::breaker::{BreakerState, CircuitBreaker};
 use crate::governance::retry::RetryBudget;
 use crate::governance::{random_below, splitmix64};
+use crate::metrics::{CallSeries, Family, LocalSeries, Registry, SeriesKey};
 use crate::policy::{Layers, MethodPolicy, Overrides};
 use crate::rt::IdHasher;
 
@@ -124,6 +125,48 @@ pub(crate) struct MethodState {
     pub(crate) budget: Rc<RefCell<RetryBudget>>,
     /// Circuit breakers by endpoint id, shared by the method's policy versions.
     pub(crate) breakers: Rc<RefCell<Breakers>>,
+    /// Metrics cells, shared by the method's policy versions.
+    pub(crate) metrics: Rc<MethodMetrics>,
+}
+
+/// A method's metrics cells on one core: its calls, and its attempts per endpoint.
+#[derive(Debug)]
+pub(crate) struct MethodMetrics {
+    method: &'static MethodInfo,
+    pub(crate) calls: Arc<CallSeries>,
+    attempts: RefCell<HashMap<u64, Rc<LocalSeries>, BuildHasherDefault<IdHasher>>>,
+}
+
+impl MethodMetrics {
+    fn new(method: &'static MethodInfo) -> Self {
+        MethodMetrics {
+            method,
+            calls: Registry::series(SeriesKey {
+                family: Family::ClientCall,
+                service: method.service.into(),
+                method: method.name.into(),
+                endpoint: "".into(),
+            }),
+            attempts: RefCell::default(),
+        }
+    }
+
+    /// The cells of this method's attempts on `endpoint`.
+    pub(crate) fn attempts(&self, endpoint: &CoreEndpoint) -> Rc<LocalSeries> {
+        if let Some(found) = self.attempts.borrow().get(&endpoint.id) {
+            return found.clone();
+        }
+        let series = Rc::new(LocalSeries(Registry::series(SeriesKey {
+            family: Family::ClientAttempt,
+            service: self.method.service.into(),
+            method: self.method.name.into(),
+            endpoint: endpoint.address().into(),
+        })));
+        self.attempts
+            .borrow_mut()
+            .insert(endpoint.id, series.clone());
+        series
+    }
 }
 
 /// A client on one core.
@@ -202,15 +245,22 @@ impl CoreClient {
         let policy = resolve_policy(&self.config, method, previous.as_ref().map(|p| &p.policy));
         // Breakers and the retry budget are shared with the previous version, so calls in
         // flight report to the same ones.
-        let (budget, breakers) = match previous {
-            Some(old) if old.policy.retry_budget_percent == policy.retry_budget_percent => {
-                (old.budget.clone(), old.breakers.clone())
-            }
+        let (budget, breakers, metrics) = match previous {
+            Some(old) if old.policy.retry_budget_percent == policy.retry_budget_percent => (
+                old.budget.clone(),
+                old.breakers.clone(),
+                old.metrics.clone(),
+            ),
             Some(old) => (
                 Rc::new(RefCell::new(budget_for(&policy))),
                 old.breakers.clone(),
+                old.metrics.clone(),
             ),
-            None => (Rc::new(RefCell::new(budget_for(&policy))), Rc::default()),
+            None => (
+                Rc::new(RefCell::new(budget_for(&policy))),
+                Rc::default(),
+                Rc::new(MethodMetrics::new(method)),
+            ),
         };
         match policy.breaker {
             Some(config) => breakers
@@ -224,6 +274,7 @@ impl CoreClient {
             version,
             budget,
             breakers,
+            metrics,
         }
     }
 

@@ -347,6 +347,7 @@ impl<L> ClientBuilder<L> {
     /// Follows live policy overrides (fed by a watched file or etcd), which take
     /// precedence over builder options and the IDL.
     pub fn live_policy(mut self, live: LivePolicy) -> Self {
+        crate::metrics::global().watch_policy(&live);
         self.live = Some(live);
         self
     }
@@ -455,8 +456,10 @@ where
     {
         let (core, stack) = self.per_core();
         let state = core.method_state(method);
+        let metrics = state.metrics.clone();
         let budget = state.policy.timeout;
         let started = Instant::now();
+        let record = metrics.calls.start_at(started);
         let mut cx = ClientCx {
             method,
             state,
@@ -469,17 +472,21 @@ where
             attempt: 1,
             picked: None,
         };
-        let frame = stack.call(&mut cx, Args { args }).await?;
-        if method.oneway {
-            return R::oneway().ok_or_else(|| {
+        let result = match stack.call(&mut cx, Args { args }).await {
+            Err(e) => Err(e),
+            Ok(_) if method.oneway => R::oneway().ok_or_else(|| {
                 CallError::Transport("a oneway call has no result to decode".into())
-            });
-        }
-        let limits = self.config.settings.limits;
-        match frame.dialect.protocol {
-            ProtocolId::Binary => decode_reply::<Binary, R>(&frame, limits),
-            ProtocolId::Compact => decode_reply::<Compact, R>(&frame, limits),
-        }
+            }),
+            Ok(frame) => {
+                let limits = self.config.settings.limits;
+                match frame.dialect.protocol {
+                    ProtocolId::Binary => decode_reply::<Binary, R>(&frame, limits),
+                    ProtocolId::Compact => decode_reply::<Compact, R>(&frame, limits),
+                }
+            }
+        };
+        record.finish_call(&result);
+        result
     }
 }
 

@@ -17,6 +17,7 @@ use super::conn::Connection;
 use super::stats::ClientStats;
 use super::{ClientConfig, PoolMode};
 use crate::call::CallError;
+use crate::metrics::Registry;
 use crate::rt::Signal;
 use crate::transport::Address;
 
@@ -183,6 +184,7 @@ impl EndpointPool {
                 }
                 Err(e) => {
                     pool.connect_failures.set(pool.connect_failures.get() + 1);
+                    Registry::with_core(|c| c.client_connect_failures.add(1));
                     let delay = pool.backoff.borrow_mut().fail();
                     tracing::warn!(
                         peer = %pool.address,

@@ -5,6 +5,8 @@
 use std::cell::Cell;
 use std::time::{Duration, Instant};
 
+use crate::metrics::Registry;
+
 /// One connection of a client, as seen from the core it lives on.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ConnectionStats {
@@ -68,7 +70,9 @@ pub(crate) struct Counters {
 }
 
 impl Counters {
+    /// A connection just opened (counted in the core's metrics until it is dropped).
     pub(crate) fn new() -> Self {
+        Registry::with_core(|c| c.client_connects.add(1));
         let now = Instant::now();
         Self {
             core: crate::rt::current_core(),
@@ -141,6 +145,12 @@ impl Counters {
             age: now.saturating_duration_since(self.opened),
             idle: self.idle(now),
         }
+    }
+}
+
+impl Drop for Counters {
+    fn drop(&mut self) {
+        Registry::with_core(|c| c.client_closed.add(1));
     }
 }
 

@@ -63,8 +63,14 @@ impl<'a> Service<ClientCx, Args<'a>> for Transport {
             .endpoint
             .clone()
             .ok_or_else(|| CallError::Unavailable("no endpoint was chosen for the call".into()))?;
+        let series = cx.state.metrics.attempts(&endpoint);
+        let mut record = if cx.attempt == 1 {
+            series.start_at(cx.started)
+        } else {
+            series.start()
+        };
         if cx.state.policy.fault.is_active() {
-            inject_fault(cx).await?;
+            inject_fault(cx).await.map_err(|e| record.fail(e))?;
         }
         let config = &cx.core.config;
         let settings = &config.settings;
@@ -83,7 +89,9 @@ impl<'a> Service<ClientCx, Args<'a>> for Transport {
                     pool.checkout(config, connect_timeout(cx)),
                 ))
                 .await
-                .map_err(|_| timed_out())??
+                .map_err(|_| timed_out())
+                .and_then(|checkout| checkout)
+                .map_err(|e| record.fail(e))?
             }
         };
         // A first attempt that waited for nothing goes out when the call started.
@@ -92,13 +100,16 @@ impl<'a> Service<ClientCx, Args<'a>> for Transport {
         } else {
             Instant::now()
         };
-        let sent = send(cx, &conn, args, now)?;
+        let sent = send(cx, &conn, args, now)
+            .and_then(|sent| sent)
+            .map_err(|e| record.fail(e))?;
         let timed = match &sent {
-            Ok(Some(_)) => conn.counters.sent(conn.in_flight()).then_some(now),
-            _ => None,
+            Some(_) => conn.counters.sent(conn.in_flight()).then_some(now),
+            None => None,
         };
-        let Some((slot, seq_id)) = sent? else {
+        let Some((slot, seq_id)) = sent else {
             // A oneway call: sent is done.
+            record.finish(None);
             return Ok(Frame {
                 dialect: settings.dialect,
                 header: None,
@@ -118,15 +129,18 @@ impl<'a> Service<ClientCx, Args<'a>> for Transport {
         };
         finish.ok = reply.is_ok();
         drop(finish);
-        let frame = reply?;
-        if let Some(header) = &frame.header {
-            crate::metainfo::with(|m| m.read_backward(&header.metadata));
-        }
-        match frame.dialect.protocol {
-            ProtocolId::Binary => check_exception::<Binary>(&frame, settings.limits)?,
-            ProtocolId::Compact => check_exception::<Compact>(&frame, settings.limits)?,
-        }
-        Ok(frame)
+        let result = reply.and_then(|frame| {
+            if let Some(header) = &frame.header {
+                crate::metainfo::with(|m| m.read_backward(&header.metadata));
+            }
+            match frame.dialect.protocol {
+                ProtocolId::Binary => check_exception::<Binary>(&frame, settings.limits)?,
+                ProtocolId::Compact => check_exception::<Compact>(&frame, settings.limits)?,
+            }
+            Ok(frame)
+        });
+        record.finish_call(&result);
+        result
     }
 }
 

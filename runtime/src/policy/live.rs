@@ -5,8 +5,8 @@
 //! reason and the last good set stays in force.
 
 use std::path::Path;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use arc_swap::ArcSwap;
@@ -21,6 +21,8 @@ struct Shared {
     version: AtomicU64,
     /// Refused updates, for status reports.
     rejected: AtomicU64,
+    /// Who published the current overrides (`file …`, `etcd …`), for status reports.
+    source: Mutex<String>,
 }
 
 /// Live policy overrides shared by clients and servers on every core; clones share them.
@@ -43,6 +45,7 @@ impl LivePolicy {
                 current: ArcSwap::from_pointee(Overrides::new()),
                 version: AtomicU64::new(0),
                 rejected: AtomicU64::new(0),
+                source: Mutex::new(String::new()),
             }),
         }
     }
@@ -59,6 +62,7 @@ impl LivePolicy {
     pub fn publish_json(&self, source: &str, text: &str) -> Result<u64, OverrideError> {
         match Overrides::from_json(text) {
             Ok(overrides) => {
+                *self.shared.source.lock().unwrap_or_else(|p| p.into_inner()) = source.into();
                 let version = self.publish(overrides);
                 tracing::info!(source, version, "policy overrides updated");
                 Ok(version)
@@ -85,6 +89,23 @@ impl LivePolicy {
     /// Updates refused so far.
     pub fn rejected(&self) -> u64 {
         self.shared.rejected.load(Ordering::Relaxed)
+    }
+
+    /// Who published the current overrides through [`publish_json`](Self::publish_json)
+    /// (`None` before that).
+    pub fn last_source(&self) -> Option<String> {
+        let source = self.shared.source.lock().unwrap_or_else(|p| p.into_inner());
+        (!source.is_empty()).then(|| source.clone())
+    }
+
+    /// Whether `other` is a clone of this policy.
+    pub(crate) fn same_as(&self, other: &LivePolicy) -> bool {
+        Arc::ptr_eq(&self.shared, &other.shared)
+    }
+
+    /// How many clones of this policy exist.
+    pub(crate) fn clones(&self) -> usize {
+        Arc::strong_count(&self.shared)
     }
 
     /// The current overrides.

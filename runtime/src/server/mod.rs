@@ -24,6 +24,9 @@ pub use dispatch::Dispatch;
 pub use multiplex::Multiplexed;
 pub use stack::{Handler, Next, RateLimit, ServerCx, ServerError};
 
+use crate::admin::{AdminError, AdminServer};
+use crate::health::{Health, ServingStatus};
+use crate::metrics::Registry;
 use crate::policy::{LivePolicy, OverrideError, PolicyValue};
 use crate::rt::{Broadcast, Driver, LocalNotify, WorkerConfig, spawn_workers};
 use crate::service::{Identity, Layer, Service, Stack};
@@ -42,6 +45,8 @@ pub struct ServerBuilder<L = Identity> {
     policy: ServerPolicy,
     /// The first bad policy option, reported when serving starts.
     policy_error: Option<OverrideError>,
+    health: Option<Health>,
+    admin: Option<String>,
     layer: L,
 }
 
@@ -63,6 +68,8 @@ impl Server {
             frame_timeout: Some(Duration::from_secs(30)),
             policy: ServerPolicy::default(),
             policy_error: None,
+            health: None,
+            admin: None,
             layer: Identity,
         }
     }
@@ -82,6 +89,8 @@ pub enum ServeError {
         /// The failure.
         source: io::Error,
     },
+    /// The admin endpoint could not start.
+    Admin(AdminError),
 }
 
 impl std::fmt::Display for ServeError {
@@ -90,6 +99,7 @@ impl std::fmt::Display for ServeError {
             ServeError::Address(e) => write!(f, "{e}"),
             ServeError::Policy(e) => write!(f, "server policy option: {e}"),
             ServeError::Io { address, source } => write!(f, "cannot serve on {address}: {source}"),
+            ServeError::Admin(e) => write!(f, "{e}"),
         }
     }
 }
@@ -114,7 +124,24 @@ impl<L> ServerBuilder<L> {
     /// Follows live policy overrides (a watched file or etcd), over builder options and
     /// the IDL.
     pub fn live_policy(mut self, live: LivePolicy) -> Self {
+        crate::metrics::global().watch_policy(&live);
         self.policy.live = Some(live);
+        self
+    }
+
+    /// Reports this server's state in `health`: serving once it listens, draining while
+    /// it shuts down, not serving after (the process status, `""`, and every service set
+    /// in it).
+    pub fn health(mut self, health: Health) -> Self {
+        self.health = Some(health);
+        self
+    }
+
+    /// Also serves the admin endpoint ([`crate::admin`]: metrics, health) on `address`
+    /// (e.g. `127.0.0.1:9464` or `unix:///run/app-admin.sock`), stopped with the server.
+    /// It reports this server's health (a new [`Health`] unless one was given).
+    pub fn admin(mut self, address: &str) -> Self {
+        self.admin = Some(address.to_owned());
         self
     }
 
@@ -129,6 +156,8 @@ impl<L> ServerBuilder<L> {
             frame_timeout: self.frame_timeout,
             policy: self.policy,
             policy_error: self.policy_error,
+            health: self.health,
+            admin: self.admin,
             layer: Stack::new(layer, self.layer),
         }
     }
@@ -239,6 +268,19 @@ impl<L> ServerBuilder<L> {
             for<'a> Service<ServerCx<'a>, Next<'a>, Response = (), Error = ServerError> + 'static,
     {
         self.check_policy()?;
+        let health = match (&self.health, &self.admin) {
+            (None, None) => None,
+            (health, _) => Some(health.clone().unwrap_or_default()),
+        };
+        let admin = match &self.admin {
+            Some(at) => Some(
+                crate::admin::Admin::builder()
+                    .health(health.clone().unwrap_or_default())
+                    .serve(at)
+                    .map_err(ServeError::Admin)?,
+            ),
+            None => None,
+        };
         let address: Address = address.parse().map_err(ServeError::Address)?;
         let io_error = |source| ServeError::Io {
             address: address.to_string(),
@@ -281,11 +323,16 @@ impl<L> ServerBuilder<L> {
         })
         .map_err(io_error)?;
         tracing::info!(address = %bound, workers, "ringrpc server listening");
+        if let Some(health) = &health {
+            health.set_all(ServingStatus::Serving);
+        }
         Ok(RunningServer {
             address: bound,
             stop: Some(stop),
             workers,
             threads,
+            health,
+            admin,
         })
     }
 }
@@ -380,6 +427,7 @@ impl<D: Dispatch + 'static> Acceptor<D> {
     {
         if self.connections.fetch_add(1, Ordering::Relaxed) >= self.max_connections {
             self.connections.fetch_sub(1, Ordering::Relaxed);
+            Registry::with_core(|c| c.server_refused.add(1));
             tracing::warn!(
                 max = self.max_connections,
                 "connection refused: the server is at max_connections"
@@ -390,8 +438,10 @@ impl<D: Dispatch + 'static> Acceptor<D> {
             (self.service.clone(), self.limits, self.connections.clone());
         let worker = self.worker.clone();
         worker.live.set(worker.live.get() + 1);
+        Registry::with_core(|c| c.server_accepted.add(1));
         monoio::spawn(async move {
             serve_connection(stream, service, limits, &worker.drain, &worker.abort).await;
+            Registry::with_core(|c| c.server_closed.add(1));
             connections.fetch_sub(1, Ordering::Relaxed);
             worker.live.set(worker.live.get() - 1);
             worker.closed.notify();
@@ -413,9 +463,17 @@ pub struct RunningServer {
     stop: Option<flume::Sender<Instant>>,
     workers: usize,
     threads: Vec<JoinHandle<io::Result<io::Result<()>>>>,
+    health: Option<Health>,
+    /// Stopped with the server (dropped last, so health reads the end).
+    admin: Option<AdminServer>,
 }
 
 impl RunningServer {
+    /// The admin endpoint's address, if [`ServerBuilder::admin`] asked for one.
+    pub fn admin_address(&self) -> Option<&Address> {
+        self.admin.as_ref().map(AdminServer::address)
+    }
+
     /// The address bound (with the port chosen when `:0` was asked for).
     pub fn address(&self) -> &Address {
         &self.address
@@ -435,6 +493,9 @@ impl RunningServer {
     }
 
     fn stop_workers(&mut self, deadline: Instant) -> io::Result<()> {
+        if let Some(health) = &self.health {
+            health.set_all(ServingStatus::Draining);
+        }
         if let Some(stop) = self.stop.take() {
             for _ in 0..self.workers {
                 let _ = stop.send(deadline);
@@ -450,6 +511,9 @@ impl RunningServer {
         }
         if let Address::Unix(path) = &self.address {
             let _ = std::fs::remove_file(path);
+        }
+        if let Some(health) = &self.health {
+            health.set_all(ServingStatus::NotServing);
         }
         result
     }

@@ -21,6 +21,7 @@ use ringrpc_codec::{ApplicationErrorKind, ApplicationException, EncodeError, Pro
 use super::dispatch::Dispatch;
 use crate::call::{MethodInfo, ReplySink};
 use crate::governance::rate_limit::{TokenBucket, per_core_share};
+use crate::metrics::{ErrorKind, Family, LocalSeries, Registry, SeriesKey};
 use crate::policy::{Layers, LivePolicy, MethodPolicy, Overrides};
 use crate::rt::IdHasher;
 use crate::service::Service;
@@ -207,6 +208,8 @@ pub(crate) struct WorkerGovernance {
     count: usize,
     policy: Arc<ServerPolicy>,
     methods: RefCell<HashMap<usize, Rc<ServerMethod>, BuildHasherDefault<IdHasher>>>,
+    /// This worker's metrics cells by method (key 0: unknown methods).
+    series: RefCell<HashMap<usize, Rc<LocalSeries>, BuildHasherDefault<IdHasher>>>,
 }
 
 impl WorkerGovernance {
@@ -216,7 +219,26 @@ impl WorkerGovernance {
             count: count.max(1),
             policy,
             methods: RefCell::default(),
+            series: RefCell::default(),
         }
+    }
+
+    /// This worker's metrics cells of `method` (`None`: a method the service does not
+    /// have, all counted as `<unknown>`).
+    fn series(&self, method: Option<&'static MethodInfo>) -> Rc<LocalSeries> {
+        let key = method.map_or(0, |m| m as *const MethodInfo as usize);
+        if let Some(found) = self.series.borrow().get(&key) {
+            return found.clone();
+        }
+        let (service, name) = method.map_or(("", "<unknown>"), |m| (m.service, m.name));
+        let series = Rc::new(LocalSeries(Registry::series(SeriesKey {
+            family: Family::Server,
+            service: service.into(),
+            method: name.into(),
+            endpoint: "".into(),
+        })));
+        self.series.borrow_mut().insert(key, series.clone());
+        series
     }
 
     /// The policy of `method` here, re-resolved when the live policy changed.
@@ -287,6 +309,12 @@ where
         sink: &mut K,
     ) -> Result<(), EncodeError> {
         let info = self.dispatch.method(method);
+        let series = self.worker.series(info);
+        let record = series.start();
+        let mut sink = Observed {
+            inner: sink,
+            error: None,
+        };
         let mut cx = ServerCx {
             name: method,
             method: info,
@@ -294,24 +322,67 @@ where
             worker: &self.worker,
         };
         if self.bare && !cx.may_be_limited() {
-            return self.dispatch.dispatch(method, r, sink).await;
+            let sent = self.dispatch.dispatch(method, r, &mut sink).await;
+            record.finish(sink.outcome(&sent));
+            return sent;
         }
         let outcome = {
-            let handler = std::pin::pin!(self.dispatch.dispatch(method, r, &mut *sink));
+            let handler = std::pin::pin!(self.dispatch.dispatch(method, r, &mut sink));
             self.stack.call(&mut cx, Next { handler }).await
         };
-        match outcome {
+        let sent = match outcome {
             Ok(()) => Ok(()),
             Err(ServerError::Encode(e)) => Err(e),
-            Err(ServerError::Reject(e)) if info.is_some_and(|m| m.oneway) => {
-                tracing::debug!(method, "a oneway call was refused: {e}");
-                Ok(())
+            Err(ServerError::Reject(e)) => {
+                sink.error = Some(ErrorKind::Rejected);
+                if info.is_some_and(|m| m.oneway) {
+                    tracing::debug!(method, "a oneway call was refused: {e}");
+                    Ok(())
+                } else {
+                    sink.inner.exception(&e)
+                }
             }
-            Err(ServerError::Reject(e)) => sink.exception(&e),
-        }
+        };
+        record.finish(sink.outcome(&sent));
+        sent
     }
 
     fn method(&self, name: &str) -> Option<&'static MethodInfo> {
         self.dispatch.method(name)
+    }
+}
+
+/// A reply sink that notes how the call ended, for the metrics.
+struct Observed<'a, K: ?Sized> {
+    inner: &'a mut K,
+    error: Option<ErrorKind>,
+}
+
+impl<K: ?Sized> Observed<'_, K> {
+    /// The error kind to record, given whether the reply could be encoded.
+    fn outcome(&self, sent: &Result<(), EncodeError>) -> Option<ErrorKind> {
+        match sent {
+            Ok(()) => self.error,
+            Err(_) => Some(ErrorKind::Encode),
+        }
+    }
+}
+
+impl<K: ReplySink + ?Sized> ReplySink for Observed<'_, K> {
+    fn reply<T: ringrpc_codec::Encode>(&mut self, result: &T) -> Result<(), EncodeError> {
+        self.inner.reply(result)
+    }
+
+    fn exception(&mut self, error: &ApplicationException) -> Result<(), EncodeError> {
+        self.error = Some(match error.kind {
+            ApplicationErrorKind::UNKNOWN_METHOD => ErrorKind::UnknownMethod,
+            ApplicationErrorKind::PROTOCOL_ERROR => ErrorKind::Protocol,
+            _ => ErrorKind::Application,
+        });
+        self.inner.exception(error)
+    }
+
+    fn declared_exception(&mut self) {
+        self.error = Some(ErrorKind::Exception);
     }
 }

@@ -140,7 +140,7 @@ pub(crate) fn bind(address: &Address, count: usize) -> io::Result<(Vec<StdListen
 
 /// Removes a socket file left by a server that is gone (nothing accepts on it); refuses to
 /// remove anything else, or a socket that is live.
-fn remove_stale_socket(path: &std::path::Path) -> io::Result<()> {
+pub(crate) fn remove_stale_socket(path: &std::path::Path) -> io::Result<()> {
     use std::os::unix::fs::FileTypeExt;
     match std::fs::symlink_metadata(path) {
         Ok(meta) if meta.file_type().is_socket() => {

@@ -1,0 +1,235 @@
+//! Metrics, health and the admin endpoint end to end: a real server and client on
+//! loopback, calls that succeed and fail in every way the echo handler can, then the
+//! counts read back in process and over the admin endpoint (OpenMetrics text and JSON).
+
+use std::time::Duration;
+
+use ringrpc::admin::{Admin, fetch};
+use ringrpc::health::{Health, ServingStatus};
+use ringrpc::metrics::{CallMetrics, ErrorKind, Family, Snapshot, global};
+use ringrpc::rt::block_on;
+use ringrpc::transport::Address;
+use ringrpc::{CallError, Client, Driver, Server};
+use ringrpc_examples::echo::echo::echo;
+use ringrpc_examples::echo_service::EchoHandler;
+
+fn series(snapshot: &Snapshot, family: Family, method: &str) -> CallMetrics {
+    snapshot
+        .call(
+            family,
+            if method == "<unknown>" { "" } else { "Echo" },
+            method,
+        )
+        .unwrap_or_else(|| panic!("no {family:?} series for {method}"))
+}
+
+/// What changed in a series between two snapshots.
+fn delta(before: &Snapshot, after: &Snapshot, family: Family, method: &str) -> CallMetrics {
+    let mut d = series(after, family, method);
+    if let Some(b) = before.call(
+        family,
+        if method == "<unknown>" { "" } else { "Echo" },
+        method,
+    ) {
+        d.requests -= b.requests;
+        d.latency_count -= b.latency_count;
+        d.latency_sum_seconds -= b.latency_sum_seconds;
+        for (a, b) in d.errors.iter_mut().zip(b.errors) {
+            *a -= b;
+        }
+    }
+    d
+}
+
+#[test]
+fn calls_are_counted_by_method_endpoint_and_error_kind_and_scraped() {
+    let health = Health::new();
+    let server = Server::builder()
+        .workers(1)
+        .health(health.clone())
+        .admin("127.0.0.1:0")
+        .serve("127.0.0.1:0", || echo::Server::new(EchoHandler::default()))
+        .unwrap();
+    let admin = server.admin_address().unwrap().clone();
+    assert_eq!(health.status(""), Some(ServingStatus::Serving));
+    let up = fetch(&admin, "/health").unwrap();
+    assert_eq!(up.status, 200, "{}", up.body);
+    assert!(up.body.contains("\"SERVING\""), "{}", up.body);
+
+    let address = server.address().to_string();
+    let before = global().snapshot();
+    block_on(Driver::Auto, async {
+        let client = echo::Client::new(Client::builder(&address).build().unwrap());
+        for _ in 0..10 {
+            assert_eq!(client.echo("hi".into()).await.unwrap(), "hi");
+        }
+        for _ in 0..3 {
+            assert!(matches!(
+                client.echo("fail".into()).await,
+                Err(echo::EchoError::Err(_))
+            ));
+        }
+        for word in ["undeclared", "undeclared", "panic"] {
+            let failed = client.echo(word.into()).await;
+            assert!(
+                matches!(
+                    failed,
+                    Err(echo::EchoError::Call(CallError::Application(_)))
+                ),
+                "{failed:?}"
+            );
+        }
+        // The IDL gives `echo` 200 ms: the caller gives up, the server still answers.
+        let late = client.echo("sleep:300".into()).await;
+        assert!(
+            matches!(late, Err(echo::EchoError::Call(CallError::Timeout(_)))),
+            "{late:?}"
+        );
+        // A method the server does not have.
+        let stranger = echo::Client::new(
+            Client::builder(&address)
+                .multiplexed_as("Nope")
+                .build()
+                .unwrap(),
+        );
+        assert!(stranger.echo("hi".into()).await.is_err());
+        ringrpc::rt::sleep(Duration::from_millis(200)).await;
+    })
+    .unwrap();
+    let after = global().snapshot();
+
+    let handled = delta(&before, &after, Family::Server, "echo");
+    assert_eq!(handled.requests, 17);
+    assert_eq!(handled.latency_count, 17, "every call ended");
+    assert!(
+        handled.latency_sum_seconds >= 0.3,
+        "{}",
+        handled.latency_sum_seconds
+    );
+    assert_eq!(handled.errors(ErrorKind::Exception), 3);
+    assert_eq!(handled.errors(ErrorKind::Application), 2);
+    assert_eq!(handled.errors(ErrorKind::Panic), 1);
+    assert_eq!(handled.in_flight, 0);
+    let unknown = delta(&before, &after, Family::Server, "<unknown>");
+    assert_eq!(
+        (unknown.requests, unknown.errors(ErrorKind::UnknownMethod)),
+        (1, 1)
+    );
+
+    let calls = delta(&before, &after, Family::ClientCall, "echo");
+    assert_eq!(calls.requests, 18);
+    // A declared exception is an answer: the call succeeded.
+    assert_eq!(calls.errors(ErrorKind::Application), 4);
+    assert_eq!(calls.errors(ErrorKind::Timeout), 1);
+    let attempts = delta(&before, &after, Family::ClientAttempt, "echo");
+    assert_eq!(attempts.requests, 18, "nothing was retried");
+    let endpoint = &series(&after, Family::ClientAttempt, "echo").endpoint;
+    assert!(endpoint.ends_with(&address), "{endpoint} is {address}");
+
+    let core = after.cores.iter().map(|c| c.server_accepted).sum::<u64>();
+    assert!(core >= 2, "two client connections were accepted");
+
+    // The same figures over the admin endpoint, as Prometheus reads them.
+    let scraped = fetch(&admin, "/metrics").unwrap();
+    assert_eq!(scraped.status, 200);
+    assert!(
+        scraped
+            .content_type
+            .starts_with("application/openmetrics-text")
+    );
+    let text = scraped.body;
+    for line in [
+        "# TYPE ringrpc_server_requests counter",
+        "# TYPE ringrpc_server_request_duration_seconds histogram",
+        "ringrpc_server_errors_total{service=\"Echo\",method=\"echo\",kind=\"panic\"}",
+        "ringrpc_server_request_duration_seconds_bucket{le=\"+Inf\",service=\"Echo\",method=\"echo\"} 17",
+        "ringrpc_client_call_errors_total{service=\"Echo\",method=\"echo\",kind=\"timeout\"}",
+        "ringrpc_server_connections_open{core=",
+        "# EOF",
+    ] {
+        assert!(text.contains(line), "missing {line} in\n{text}");
+    }
+    let line = format!(
+        "ringrpc_client_requests_total{{service=\"Echo\",method=\"echo\",endpoint=\"{endpoint}\"}} "
+    );
+    let scraped_attempts: u64 = text
+        .lines()
+        .find_map(|l| l.strip_prefix(&line))
+        .unwrap_or_else(|| panic!("missing {line} in\n{text}"))
+        .parse()
+        .unwrap();
+    assert!(scraped_attempts >= 18);
+    let json = fetch(&admin, "/metrics?format=json").unwrap();
+    let json: serde_json::Value = serde_json::from_str(&json.body).unwrap();
+    let server_echo = json["calls"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["family"] == "server" && c["method"] == "echo")
+        .unwrap();
+    assert!(server_echo["errors"]["exception"].as_u64().unwrap() >= 3);
+
+    server.shutdown().unwrap();
+    assert_eq!(health.status(""), Some(ServingStatus::NotServing));
+    assert!(
+        fetch(&admin, "/health").is_err(),
+        "the admin endpoint stopped with the server"
+    );
+}
+
+#[test]
+fn the_admin_endpoint_refuses_what_it_cannot_serve_and_keeps_serving() {
+    let dir = std::env::temp_dir().join(format!("ringrpc-admin-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let socket = dir.join("admin.sock");
+    let health = Health::new();
+    let admin = Admin::builder()
+        .health(health.clone())
+        .serve(&format!("unix://{}", socket.display()))
+        .unwrap();
+    let at = admin.address().clone();
+    assert!(matches!(at, Address::Unix(_)));
+    assert_eq!(fetch(&at, "/").unwrap().status, 200);
+    let missing = fetch(&at, "/nope").unwrap();
+    assert_eq!(missing.status, 404);
+    assert!(missing.body.contains("/metrics"), "{}", missing.body);
+    assert_eq!(fetch(&at, "/metrics?format=xml").unwrap().status, 400);
+    assert_eq!(
+        fetch(&at, "/health").unwrap().status,
+        503,
+        "not serving yet"
+    );
+    health.set("Echo", ServingStatus::Serving);
+    health.set("", ServingStatus::Serving);
+    let one = fetch(&at, "/health?service=Echo").unwrap();
+    assert_eq!((one.status, one.body.contains("SERVING")), (200, true));
+    let other = fetch(&at, "/health?service=Other").unwrap();
+    assert_eq!(other.status, 404);
+    assert!(other.body.contains("SERVICE_UNKNOWN"));
+
+    // Garbage, then a client that says nothing: each gets an answer or is cut off, and
+    // the endpoint goes on serving.
+    {
+        use std::io::{Read, Write};
+        let mut raw = std::os::unix::net::UnixStream::connect(&socket).unwrap();
+        raw.write_all(b"\x16\x03\x01 not http\r\n\r\n").unwrap();
+        let mut answer = String::new();
+        raw.read_to_string(&mut answer).unwrap();
+        assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
+        let _silent = std::os::unix::net::UnixStream::connect(&socket).unwrap();
+    }
+    assert_eq!(fetch(&at, "/health").unwrap().status, 200);
+
+    assert!(Admin::builder().serve("nonsense:://").is_err());
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let err = Admin::builder()
+        .serve(&taken.local_addr().unwrap().to_string())
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("cannot serve the admin endpoint"),
+        "{err}"
+    );
+    drop(admin);
+    assert!(!socket.exists(), "the socket file is removed");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
