@@ -129,6 +129,27 @@ fn calls_are_counted_by_method_endpoint_and_error_kind_and_scraped() {
     let core = after.cores.iter().map(|c| c.server_accepted).sum::<u64>();
     assert!(core >= 2, "two client connections were accepted");
 
+    // Both ends of the connection, as `rpcctl connections` lists them.
+    let listed = fetch(&admin, "/connections").unwrap();
+    assert_eq!(listed.status, 200);
+    let listed: serde_json::Value = serde_json::from_str(&listed.body).unwrap();
+    let ends: Vec<&serde_json::Value> = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| {
+            c["calls"].as_u64() == Some(17)
+                && (c["side"] == "server" || c["peer"].as_str() == Some(endpoint))
+        })
+        .collect();
+    assert_eq!(ends.len(), 2, "{listed:#}");
+    for end in ends {
+        assert_eq!(end["dialect"], "TTHeader/Binary", "{end}");
+        assert_eq!(end["calls"], 17, "{end}");
+        assert!(end["bytes_sent"].as_u64().unwrap() > 17 * 20, "{end}");
+        assert!(end["bytes_received"].as_u64().unwrap() > 17 * 20, "{end}");
+    }
+
     // The same figures over the admin endpoint, as Prometheus reads them.
     let scraped = fetch(&admin, "/metrics").unwrap();
     assert_eq!(scraped.status, 200);

@@ -12,8 +12,12 @@ pub struct Routes {
     health: Health,
 }
 
-const PATHS: [(&str, &str); 3] = [
+const PATHS: [(&str, &str); 4] = [
     ("/metrics", "OpenMetrics text; ?format=json for JSON"),
+    (
+        "/connections",
+        "open connections, client and server ends, as JSON",
+    ),
     ("/health", "serving status; ?service=Name for one service"),
     ("/", "this list"),
 ];
@@ -31,6 +35,7 @@ impl Routes {
         match request.path.as_str() {
             "/metrics" => metrics_response(&request.query),
             "/health" => self.health_response(&request.query),
+            "/connections" => Response::json(200, &connections_json()),
             "/" => Response::json(
                 200,
                 &Value::Object(
@@ -171,4 +176,28 @@ pub(crate) fn snapshot_json(snapshot: &Snapshot) -> Value {
             "rejected": p.rejected,
         })).collect::<Vec<_>>(),
     })
+}
+
+fn connections_json() -> Value {
+    let open = metrics::global().connections();
+    Value::Array(
+        open.iter()
+            .map(|c| {
+                json!({
+                    "side": c.side.as_str(),
+                    "peer": c.peer,
+                    "core": c.core,
+                    "dialect": c.dialect,
+                    "calls": c.calls,
+                    "in_flight": c.in_flight,
+                    "max_in_flight": c.max_in_flight,
+                    "errors": c.errors,
+                    "rtt_us": c.rtt.map(|d| d.as_micros() as u64),
+                    "bytes_sent": c.bytes_sent,
+                    "bytes_received": c.bytes_received,
+                    "age_ms": c.age.as_millis() as u64,
+                })
+            })
+            .collect(),
+    )
 }

@@ -54,7 +54,6 @@ struct State {
 /// A connection's shared state (its reader and writer tasks hold it too).
 #[derive(Debug)]
 pub(crate) struct Connection {
-    peer: String,
     pub(crate) counters: Counters,
     dialect: Dialect,
     limits: DecodeLimits,
@@ -77,13 +76,14 @@ impl Connection {
     where
         S: AsyncReadRent + AsyncWriteRent + Split + 'static,
     {
+        let counters = Counters::new(peer, dialect);
+        let outbox = Outbox::new(counters.cells.clone());
         let conn = Rc::new(Connection {
-            peer,
-            counters: Counters::new(),
+            counters,
             dialect,
             limits,
             state: RefCell::default(),
-            outbox: Outbox::default(),
+            outbox,
             reaper: Signal::default(),
             reaper_at: Cell::new(None),
         });
@@ -106,8 +106,9 @@ impl Connection {
 
     /// The connection's figures now.
     pub(crate) fn stats(&self, now: std::time::Instant) -> ConnectionStats {
-        self.counters
-            .snapshot(&self.peer, self.in_flight(), self.outbox.written(), now)
+        let mut stats = self.counters.snapshot(now);
+        stats.in_flight = self.in_flight();
+        stats
     }
 
     /// Whether the connection has failed.
@@ -342,10 +343,7 @@ impl Connection {
             }
             match reading.read_from(&mut reader).await {
                 Ok(0) => return self.fail("the server closed the connection"),
-                Ok(n) => {
-                    let received = &self.counters.bytes_received;
-                    received.set(received.get() + n as u64);
-                }
+                Ok(n) => self.counters.received(n),
                 Err(e) => return self.fail(&format!("read failed: {e}")),
             }
         }

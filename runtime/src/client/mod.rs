@@ -41,6 +41,7 @@ use crate::transport::{Address, AddressError};
 pub use cx::{Args, ClientCx};
 pub use discovery::{Discovery, DiscoveryError, Instance};
 pub use layers::Governed;
+pub(crate) use stats::dialect_name;
 pub use stats::{ClientStats, ConnectionStats};
 pub(crate) use transport::RPC_TIMEOUT_KEY;
 pub use transport::Transport;

@@ -3,9 +3,12 @@
 //! connection lives on one core and is counted there.
 
 use std::cell::Cell;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::metrics::Registry;
+use ringrpc_codec::frame::Dialect;
+
+use crate::metrics::{ConnectionCells, Registry, Side};
 
 /// One connection of a client, as seen from the core it lives on.
 #[derive(Debug, Clone, PartialEq)]
@@ -52,71 +55,66 @@ pub struct ClientStats {
 /// the rest of the bookkeeping).
 const RTT_SAMPLE_EVERY: u64 = 16;
 
-/// A connection's live counters. They read no clock per call: the round trip is timed on
-/// a sample of calls, and idleness is judged by whoever asks (the pool's sweeper) from
-/// whether any call started or ended since it last looked.
+/// A connection's live counters, kept in its [`ConnectionCells`] (readable by the admin
+/// endpoint). They read no clock per call: the round trip is timed on a sample of calls,
+/// and idleness is judged by whoever asks (the pool's sweeper) from whether any call
+/// started or ended since it last looked.
 #[derive(Debug)]
 pub(crate) struct Counters {
-    pub(crate) core: Option<usize>,
-    opened: Instant,
-    max_in_flight: Cell<usize>,
-    calls: Cell<u64>,
-    finished: Cell<u64>,
-    errors: Cell<u64>,
-    rtt_ns: Cell<Option<u64>>,
-    pub(crate) bytes_received: Cell<u64>,
+    pub(crate) cells: Arc<ConnectionCells>,
     /// `calls + finished` when idleness was last judged, and since when it has not moved.
     seen: Cell<(u64, Instant)>,
 }
 
 impl Counters {
-    /// A connection just opened (counted in the core's metrics until it is dropped).
-    pub(crate) fn new() -> Self {
+    /// A connection to `peer` just opened (counted in the core's metrics until it is
+    /// dropped).
+    pub(crate) fn new(peer: String, dialect: Dialect) -> Self {
         Registry::with_core(|c| c.client_connects.add(1));
-        let now = Instant::now();
+        let cells = ConnectionCells::open(Side::Client, peer);
+        cells.set_dialect(|| dialect_name(dialect));
         Self {
-            core: crate::rt::current_core(),
-            opened: now,
-            max_in_flight: Cell::new(0),
-            calls: Cell::new(0),
-            finished: Cell::new(0),
-            errors: Cell::new(0),
-            rtt_ns: Cell::new(None),
-            bytes_received: Cell::new(0),
-            seen: Cell::new((0, now)),
+            cells,
+            seen: Cell::new((0, Instant::now())),
         }
     }
 
     /// A call was sent; `in_flight` counts it. Returns whether to time its round trip.
+    #[inline]
     pub(crate) fn sent(&self, in_flight: usize) -> bool {
-        let calls = self.calls.get() + 1;
-        self.calls.set(calls);
-        self.max_in_flight
-            .set(self.max_in_flight.get().max(in_flight));
-        calls % RTT_SAMPLE_EVERY == 1
+        self.cells.started(in_flight);
+        self.cells.calls.get() % RTT_SAMPLE_EVERY == 1
     }
 
     /// A call finished (`ok`: a reply came back), with its round trip if it was timed.
+    #[inline]
     pub(crate) fn finished(&self, ok: bool, rtt: Option<Duration>) {
-        self.finished.set(self.finished.get() + 1);
+        let cells = &self.cells;
+        cells.finished.add(1);
         if !ok {
-            self.errors.set(self.errors.get() + 1);
+            cells.errors.add(1);
             return;
         }
         let Some(rtt) = rtt else { return };
-        let sample = rtt.as_nanos().min(u128::from(u64::MAX)) as u64;
+        let sample = (rtt.as_nanos().min(u128::from(u64::MAX)) as u64).max(1);
         // EWMA with weight 1/8, like TCP's smoothed RTT.
-        let smoothed = match self.rtt_ns.get() {
-            None => sample,
-            Some(old) => old - old / 8 + sample / 8,
+        let smoothed = match cells.rtt_nanos.get() {
+            0 => sample,
+            old => (old - old / 8 + sample / 8).max(1),
         };
-        self.rtt_ns.set(Some(smoothed));
+        cells.rtt_nanos.set(smoothed);
+    }
+
+    /// Bytes read from the connection.
+    #[inline]
+    pub(crate) fn received(&self, bytes: usize) {
+        self.cells.bytes_received.add(bytes as u64);
     }
 
     /// How long no call has started or ended, as far as can be told at `now` (from the
     /// previous time this was asked).
     pub(crate) fn idle(&self, now: Instant) -> Duration {
-        let activity = self.calls.get() + self.finished.get();
+        let activity = self.cells.calls.get() + self.cells.finished.get();
         let (seen, since) = self.seen.get();
         if activity != seen {
             self.seen.set((activity, now));
@@ -125,27 +123,27 @@ impl Counters {
         now.saturating_duration_since(since)
     }
 
-    pub(crate) fn snapshot(
-        &self,
-        peer: &str,
-        in_flight: usize,
-        bytes_sent: u64,
-        now: Instant,
-    ) -> ConnectionStats {
+    pub(crate) fn snapshot(&self, now: Instant) -> ConnectionStats {
+        let info = self.cells.info(now);
         ConnectionStats {
-            peer: peer.to_string(),
-            core: self.core,
-            in_flight,
-            max_in_flight: self.max_in_flight.get(),
-            calls: self.calls.get(),
-            errors: self.errors.get(),
-            rtt: self.rtt_ns.get().map(Duration::from_nanos),
-            bytes_sent,
-            bytes_received: self.bytes_received.get(),
-            age: now.saturating_duration_since(self.opened),
+            peer: info.peer,
+            core: info.core,
+            in_flight: info.in_flight as usize,
+            max_in_flight: info.max_in_flight as usize,
+            calls: info.calls,
+            errors: info.errors,
+            rtt: info.rtt,
+            bytes_sent: info.bytes_sent,
+            bytes_received: info.bytes_received,
+            age: info.age,
             idle: self.idle(now),
         }
     }
+}
+
+/// `Framing/Protocol`, as connections report it.
+pub(crate) fn dialect_name(dialect: Dialect) -> String {
+    format!("{:?}/{:?}", dialect.framing, dialect.protocol)
 }
 
 impl Drop for Counters {
@@ -156,11 +154,17 @@ impl Drop for Counters {
 
 #[cfg(test)]
 mod tests {
+    use ringrpc_codec::ProtocolId;
+    use ringrpc_codec::frame::Framing;
+
     use super::*;
 
     #[test]
     fn counters_track_calls_errors_a_sampled_rtt_and_idleness() {
-        let counters = Counters::new();
+        let counters = Counters::new(
+            "tcp://x".into(),
+            Dialect::new(Framing::Framed, ProtocolId::Binary),
+        );
         let start = Instant::now();
         let timed: Vec<bool> = (0..20).map(|n| counters.sent(n + 1)).collect();
         assert_eq!(
@@ -172,6 +176,7 @@ mod tests {
         counters.finished(true, Some(Duration::from_micros(1600)));
         counters.finished(true, None);
         counters.finished(false, None);
+        counters.received(7);
         assert_eq!(
             counters.idle(start),
             Duration::ZERO,
@@ -179,13 +184,26 @@ mod tests {
         );
         let later = start + Duration::from_secs(2);
         assert_eq!(counters.idle(later), Duration::from_secs(2));
-        let stats = counters.snapshot("tcp://x", 0, 10, start + Duration::from_secs(3));
+        let stats = counters.snapshot(start + Duration::from_secs(3));
         assert_eq!(
-            (stats.calls, stats.errors, stats.max_in_flight),
-            (20, 1, 20)
+            (
+                stats.calls,
+                stats.errors,
+                stats.max_in_flight,
+                stats.in_flight
+            ),
+            (20, 1, 20, 16)
         );
         assert_eq!(stats.rtt, Some(Duration::from_micros(900)));
         assert_eq!(stats.idle, Duration::from_secs(3));
-        assert_eq!(stats.bytes_sent, 10);
+        assert_eq!((stats.bytes_sent, stats.bytes_received), (0, 7));
+        let listed = crate::metrics::global().connections();
+        assert!(listed.iter().any(|c| c.peer == "tcp://x" && c.calls == 20));
+        drop(counters);
+        let listed = crate::metrics::global().connections();
+        assert!(
+            !listed.iter().any(|c| c.peer == "tcp://x"),
+            "closed ones drop out"
+        );
     }
 }

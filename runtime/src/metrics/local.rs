@@ -20,6 +20,12 @@ impl LocalCounter {
         self.0.store(value, Ordering::Relaxed);
     }
 
+    /// Sets the value (same rule as [`add`](Self::add)).
+    #[inline]
+    pub(crate) fn set(&self, value: u64) {
+        self.0.store(value, Ordering::Relaxed);
+    }
+
     /// The value now (from any thread).
     pub(crate) fn get(&self) -> u64 {
         self.0.load(Ordering::Relaxed)

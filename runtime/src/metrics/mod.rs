@@ -14,10 +14,13 @@
 //! Each thread writes cells of its own (`local.rs`: a plain load and store per add), which
 //! the callers keep in their per-core state; a scrape reads every thread's cells.
 
+mod connections;
 mod encode;
 mod local;
 mod registry;
 
+pub(crate) use connections::ConnectionCells;
+pub use connections::{ConnectionInfo, Side};
 pub use encode::{CONTENT_TYPE, encode_text};
 pub use local::{LATENCY_BUCKETS, bucket_upper_bound};
 pub use registry::{

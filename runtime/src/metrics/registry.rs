@@ -6,9 +6,10 @@
 
 use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
 use std::time::Instant;
 
+use super::connections::{ConnectionCells, ConnectionInfo};
 use super::local::{LATENCY_BUCKETS, LocalCounter, LocalHistogram};
 use crate::call::CallError;
 use crate::policy::LivePolicy;
@@ -243,6 +244,7 @@ pub struct Registry {
     series: Mutex<Vec<(SeriesKey, Arc<CallSeries>)>>,
     cores: Mutex<Vec<(Option<usize>, Arc<CoreSeries>)>>,
     policies: Mutex<Vec<LivePolicy>>,
+    connections: Mutex<Vec<Weak<ConnectionCells>>>,
 }
 
 thread_local! {
@@ -299,6 +301,28 @@ impl Registry {
         if !policies.iter().any(|p| p.same_as(policy)) {
             policies.push(policy.clone());
         }
+    }
+
+    /// Lists a connection (until it is dropped).
+    pub(crate) fn add_connection(&self, cells: &Arc<ConnectionCells>) {
+        let mut connections = lock(&self.connections);
+        // Forget closed ones now and then: the list stays within twice the open ones.
+        if connections.len() == connections.capacity() {
+            connections.retain(|c| c.strong_count() > 0);
+        }
+        connections.push(Arc::downgrade(cells));
+    }
+
+    /// The open connections, clients' first, then by core and peer.
+    pub fn connections(&self) -> Vec<ConnectionInfo> {
+        let now = Instant::now();
+        let mut open: Vec<ConnectionInfo> = lock(&self.connections)
+            .iter()
+            .filter_map(Weak::upgrade)
+            .map(|c| c.info(now))
+            .collect();
+        open.sort_by(|a, b| (a.side, a.core, &a.peer).cmp(&(b.side, b.core, &b.peer)));
+        open
     }
 
     /// Everything recorded so far, summed over threads.

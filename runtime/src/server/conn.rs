@@ -22,7 +22,9 @@ use ringrpc_codec::{
 use super::dispatch::Dispatch;
 use super::reply::FrameReplySink;
 use crate::call::ReplySink;
+use crate::client::dialect_name;
 use crate::metainfo::{self, MetaInfo};
+use crate::metrics::{ConnectionCells, Side};
 use crate::rt::{Broadcast, CatchUnwind, InlineFirst, LocalNotify, panic_message};
 use crate::transport::{Outbox, ReadBuffer, write_loop};
 
@@ -87,6 +89,7 @@ impl Shared {
             self.outbox.push(|out| out.extend_from_slice(&reply));
         }
         self.in_flight.set(self.in_flight.get() - 1);
+        self.outbox.cells().finished.add(1);
         self.finished.notify();
     }
 }
@@ -96,6 +99,7 @@ impl Shared {
 /// connection closes, unless `abort` fires first (the shutdown deadline passed).
 pub(crate) async fn serve_connection<S, D>(
     stream: S,
+    peer: String,
     service: Rc<D>,
     limits: ConnLimits,
     drain: &Broadcast,
@@ -106,7 +110,7 @@ pub(crate) async fn serve_connection<S, D>(
 {
     let (mut reader, writer) = stream.into_split();
     let shared = Rc::new(Shared {
-        outbox: Outbox::default(),
+        outbox: Outbox::new(ConnectionCells::open(Side::Server, peer)),
         ordered: Cell::new(true),
         next_to_send: Cell::new(0),
         parked: RefCell::new(VecDeque::new()),
@@ -135,6 +139,10 @@ pub(crate) async fn serve_connection<S, D>(
                         shared
                             .ordered
                             .set(frame.dialect.framing != Framing::TTHeader);
+                        shared
+                            .outbox
+                            .cells()
+                            .set_dialect(|| dialect_name(frame.dialect));
                     }
                     let index = next_index;
                     next_index += 1;
@@ -142,6 +150,7 @@ pub(crate) async fn serve_connection<S, D>(
                         shared.parked.borrow_mut().push_back(Slot::Running);
                     }
                     shared.in_flight.set(shared.in_flight.get() + 1);
+                    shared.outbox.cells().started(shared.in_flight.get());
                     // Most handlers answer at once: they then cost no task.
                     calls.run(run_call(
                         frame,
@@ -212,7 +221,7 @@ pub(crate) async fn serve_connection<S, D>(
                 peer_closed = true;
                 break;
             }
-            Ok(_) => {}
+            Ok(n) => shared.outbox.cells().bytes_received.add(n as u64),
             Err(e) => {
                 tracing::debug!("read failed, closing the connection: {e}");
                 peer_closed = true;

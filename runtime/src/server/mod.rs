@@ -253,7 +253,15 @@ impl<L> ServerBuilder<L> {
         let bare = std::any::TypeId::of::<L>() == std::any::TypeId::of::<Identity>();
         let stack = self.layer.clone().layer(RateLimit::new(Handler));
         let service = Governed::new(service, stack, worker, bare);
-        serve_connection(stream, Rc::new(service), limits, &drain, &abort).await;
+        serve_connection(
+            stream,
+            "a stream".to_owned(),
+            Rc::new(service),
+            limits,
+            &drain,
+            &abort,
+        )
+        .await;
         Ok(())
     }
 
@@ -363,9 +371,9 @@ impl<D: Dispatch + 'static> Acceptor<D> {
                 loop {
                     monoio::select! {
                         accepted = l.accept() => match accepted {
-                            Ok((stream, _)) => {
+                            Ok((stream, peer)) => {
                                 let _ = stream.set_nodelay(true);
-                                self.spawn(stream);
+                                self.spawn(stream, format!("tcp://{peer}"));
                             }
                             Err(e) => self.accept_failed(e).await,
                         },
@@ -378,7 +386,7 @@ impl<D: Dispatch + 'static> Acceptor<D> {
                 loop {
                     monoio::select! {
                         accepted = l.accept() => match accepted {
-                            Ok((stream, _)) => self.spawn(stream),
+                            Ok((stream, _)) => self.spawn(stream, "a unix socket peer".to_owned()),
                             Err(e) => self.accept_failed(e).await,
                         },
                         deadline = stopped.recv_async() => break self.drain(deadline.ok()).await,
@@ -421,7 +429,7 @@ impl<D: Dispatch + 'static> Acceptor<D> {
         true
     }
 
-    fn spawn<S>(&self, stream: S)
+    fn spawn<S>(&self, stream: S, peer: String)
     where
         S: AsyncReadRent + AsyncWriteRent + Split + 'static,
     {
@@ -440,7 +448,7 @@ impl<D: Dispatch + 'static> Acceptor<D> {
         worker.live.set(worker.live.get() + 1);
         Registry::with_core(|c| c.server_accepted.add(1));
         monoio::spawn(async move {
-            serve_connection(stream, service, limits, &worker.drain, &worker.abort).await;
+            serve_connection(stream, peer, service, limits, &worker.drain, &worker.abort).await;
             Registry::with_core(|c| c.server_closed.add(1));
             connections.fetch_sub(1, Ordering::Relaxed);
             worker.live.set(worker.live.get() - 1);

@@ -4,20 +4,23 @@
 //! steady state allocates nothing.
 
 use std::cell::{Cell, RefCell};
+use std::sync::Arc;
 
 use bytes::BytesMut;
 use monoio::io::{AsyncWriteRent, AsyncWriteRentExt};
 
+use crate::metrics::ConnectionCells;
 use crate::rt::LocalNotify;
 
 /// Bytes waiting to be written to one connection.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct Outbox {
     queued: RefCell<BytesMut>,
     wake: LocalNotify,
     closing: Cell<bool>,
     failed: Cell<bool>,
-    written: Cell<u64>,
+    /// The connection's figures (bytes written count there).
+    cells: Arc<ConnectionCells>,
     /// Bytes of the write in flight.
     writing: Cell<usize>,
     /// Notified after each write completes.
@@ -25,6 +28,24 @@ pub(crate) struct Outbox {
 }
 
 impl Outbox {
+    /// An empty outbox of the connection `cells` counts.
+    pub(crate) fn new(cells: Arc<ConnectionCells>) -> Outbox {
+        Outbox {
+            queued: RefCell::default(),
+            wake: LocalNotify::default(),
+            closing: Cell::new(false),
+            failed: Cell::new(false),
+            cells,
+            writing: Cell::new(0),
+            drained: LocalNotify::default(),
+        }
+    }
+
+    /// The connection's figures.
+    pub(crate) fn cells(&self) -> &ConnectionCells {
+        &self.cells
+    }
+
     /// Appends with `fill` (which writes whole frames) and wakes the writer.
     pub(crate) fn push<T>(&self, fill: impl FnOnce(&mut BytesMut) -> T) -> T {
         let out = fill(&mut self.queued.borrow_mut());
@@ -47,11 +68,6 @@ impl Outbox {
     /// wait).
     pub(crate) async fn written_some(&self) {
         self.drained.notified().await
-    }
-
-    /// Bytes written to the peer so far.
-    pub(crate) fn written(&self) -> u64 {
-        self.written.get()
     }
 
     /// Whether a write failed (the peer is gone).
@@ -86,9 +102,7 @@ pub(crate) async fn write_loop<W: AsyncWriteRent>(mut writer: W, outbox: &Outbox
                     outbox.failed.set(true);
                     break;
                 }
-                outbox
-                    .written
-                    .set(outbox.written.get() + chunk.len() as u64);
+                outbox.cells.bytes_sent.add(chunk.len() as u64);
                 spare = chunk;
             }
             None if outbox.closing.get() => break,
