@@ -460,7 +460,7 @@ where
         let metrics = state.metrics.clone();
         let budget = state.policy.timeout;
         let started = Instant::now();
-        let record = metrics.calls.start_at(started);
+        let record = metrics.calls.start();
         let mut cx = ClientCx {
             method,
             state,

@@ -64,11 +64,7 @@ impl<'a> Service<ClientCx, Args<'a>> for Transport {
             .clone()
             .ok_or_else(|| CallError::Unavailable("no endpoint was chosen for the call".into()))?;
         let series = cx.state.metrics.attempts(&endpoint);
-        let mut record = if cx.attempt == 1 {
-            series.start_at(cx.started)
-        } else {
-            series.start()
-        };
+        let mut record = series.start();
         if cx.state.policy.fault.is_active() {
             inject_fault(cx).await.map_err(|e| record.fail(e))?;
         }

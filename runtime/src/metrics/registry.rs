@@ -143,18 +143,13 @@ pub(crate) struct CallSeries {
 
 impl CallSeries {
     /// A call starts now; the returned record counts its end when finished or dropped.
+    /// Timed with the TSC (`quanta`): two readings cost about a third of `std`'s.
     #[inline]
     pub(crate) fn start(&self) -> CallRecord<'_> {
-        self.start_at(Instant::now())
-    }
-
-    /// A call started at `started`.
-    #[inline]
-    pub(crate) fn start_at(&self, started: Instant) -> CallRecord<'_> {
         self.requests.add(1);
         CallRecord {
             series: self,
-            started,
+            started: quanta::Instant::now(),
             done: false,
         }
     }
@@ -178,7 +173,7 @@ impl std::ops::Deref for LocalSeries {
 #[derive(Debug)]
 pub(crate) struct CallRecord<'a> {
     series: &'a CallSeries,
-    started: Instant,
+    started: quanta::Instant,
     done: bool,
 }
 
@@ -206,7 +201,8 @@ impl CallRecord<'_> {
     #[inline]
     fn end(&mut self, error: Option<ErrorKind>) {
         self.done = true;
-        self.series.latency.record(self.started.elapsed());
+        let latency = quanta::Instant::now().saturating_duration_since(self.started);
+        self.series.latency.record(latency);
         if let Some(kind) = error {
             self.series.errors[kind.index()].add(1);
         }
