@@ -13,6 +13,13 @@ use ringrpc::{CallError, Client, Driver, Server};
 use ringrpc_examples::echo::echo::echo;
 use ringrpc_examples::echo_service::EchoHandler;
 
+/// The tests share the process's metrics: they take turns, so each sees its own calls.
+static TURN: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn turn() -> std::sync::MutexGuard<'static, ()> {
+    TURN.lock().unwrap_or_else(|p| p.into_inner())
+}
+
 fn series(snapshot: &Snapshot, family: Family, method: &str) -> CallMetrics {
     snapshot
         .call(
@@ -43,6 +50,7 @@ fn delta(before: &Snapshot, after: &Snapshot, family: Family, method: &str) -> C
 
 #[test]
 fn calls_are_counted_by_method_endpoint_and_error_kind_and_scraped() {
+    let _turn = turn();
     let health = Health::new();
     let server = Server::builder()
         .workers(1)
@@ -159,11 +167,15 @@ fn calls_are_counted_by_method_endpoint_and_error_kind_and_scraped() {
             .starts_with("application/openmetrics-text")
     );
     let text = scraped.body;
+    let all_ended = format!(
+        "ringrpc_server_request_duration_seconds_bucket{{le=\"+Inf\",service=\"Echo\",method=\"echo\"}} {}",
+        series(&after, Family::Server, "echo").latency_count
+    );
     for line in [
         "# TYPE ringrpc_server_requests counter",
         "# TYPE ringrpc_server_request_duration_seconds histogram",
         "ringrpc_server_errors_total{service=\"Echo\",method=\"echo\",kind=\"panic\"}",
-        "ringrpc_server_request_duration_seconds_bucket{le=\"+Inf\",service=\"Echo\",method=\"echo\"} 17",
+        all_ended.as_str(),
         "ringrpc_client_call_errors_total{service=\"Echo\",method=\"echo\",kind=\"timeout\"}",
         "ringrpc_server_connections_open{core=",
         "# EOF",
@@ -253,4 +265,115 @@ fn the_admin_endpoint_refuses_what_it_cannot_serve_and_keeps_serving() {
     drop(admin);
     assert!(!socket.exists(), "the socket file is removed");
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn policies_and_breakers_are_reported_with_where_they_came_from() {
+    let _turn = turn();
+    let server = Server::builder()
+        .workers(1)
+        .policy("Echo.echo", "rate_limit.qps", 100_000u64)
+        .serve("127.0.0.1:0", || echo::Server::new(EchoHandler::default()))
+        .unwrap();
+    let address = server.address().to_string();
+    let live = ringrpc::policy::LivePolicy::new();
+    live.publish_json(
+        "etcd /app/policy/",
+        r#"{"Echo.echo": {"retry.max_attempts": 1}}"#,
+    )
+    .unwrap();
+    let client = Client::builder(&address)
+        .policy("Echo.echo", "timeout_ms", 50u64)
+        .policy("Echo.echo", "circuit_breaker.failure_rate", 0.5)
+        .policy("Echo.echo", "circuit_breaker.min_requests", 4u64)
+        .policy("Echo.echo", "circuit_breaker.open_ms", 60_000u64)
+        .live_policy(live.clone())
+        .build()
+        .unwrap();
+    let admin = Admin::builder().serve("127.0.0.1:0").unwrap();
+    block_on(Driver::Auto, async {
+        let client = echo::Client::new(client.clone());
+        // Each call outlives its 50 ms: after 4 the breaker opens and calls are refused
+        // without being sent.
+        for _ in 0..6 {
+            assert!(client.echo("sleep:80".into()).await.is_err());
+        }
+        let refused = client.echo("hi".into()).await;
+        assert!(
+            matches!(
+                refused,
+                Err(echo::EchoError::Call(CallError::Unavailable(_)))
+            ),
+            "{refused:?}"
+        );
+    })
+    .unwrap();
+
+    let policies: serde_json::Value =
+        serde_json::from_str(&fetch(admin.address(), "/policies").unwrap().body).unwrap();
+    let find = |side: &str, target: &str| {
+        policies
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["side"] == side && p["target"].as_str().unwrap().ends_with(target))
+            .unwrap_or_else(|| panic!("no {side} report for {target}: {policies:#}"))
+            .clone()
+    };
+    let source = |report: &serde_json::Value, key: &str| {
+        let entry = report["values"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|v| v["key"] == key)
+            .unwrap_or_else(|| panic!("no {key} in {report:#}"));
+        (
+            entry["value"].as_str().unwrap().to_owned(),
+            entry["source"].as_str().unwrap().to_owned(),
+        )
+    };
+    let served = find("server", &address);
+    assert_eq!(served["method"], "echo");
+    assert_eq!(
+        source(&served, "rate_limit.qps"),
+        ("100000".into(), "builder".into())
+    );
+    assert_eq!(source(&served, "timeout_ms"), ("200".into(), "idl".into()));
+    let called = find("client", &address);
+    assert_eq!(
+        source(&called, "timeout_ms"),
+        ("50".into(), "builder".into())
+    );
+    assert_eq!(source(&called, "idempotent"), ("true".into(), "idl".into()));
+    assert_eq!(
+        source(&called, "retry.max_attempts"),
+        ("1".into(), "etcd /app/policy/".into())
+    );
+
+    let breakers: serde_json::Value =
+        serde_json::from_str(&fetch(admin.address(), "/breakers").unwrap().body).unwrap();
+    let breaker = breakers
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|b| b["target"].as_str().unwrap().ends_with(&address))
+        .unwrap_or_else(|| panic!("no breaker for {address}: {breakers:#}"));
+    assert_eq!(breaker["state"], "open", "{breaker}");
+    assert_eq!(breaker["times_opened"], 1);
+    assert!(
+        breaker["probes_in_ms"].as_u64().unwrap() > 50_000,
+        "{breaker}"
+    );
+    let text = fetch(admin.address(), "/metrics").unwrap().body;
+    let state = format!(
+        "ringrpc_client_breaker_state{{service=\"Echo\",method=\"echo\",endpoint=\"{}\"",
+        breaker["endpoint"].as_str().unwrap()
+    );
+    let line = text
+        .lines()
+        .find(|l| l.starts_with(&state))
+        .unwrap_or_else(|| panic!("no {state} in\n{text}"));
+    assert!(line.ends_with(" 1"), "{line}");
+    drop(client);
+    drop(server);
 }

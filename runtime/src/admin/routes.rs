@@ -3,6 +3,7 @@
 use serde_json::{Value, json};
 
 use super::http::{Request, Response};
+use crate::governance::breaker::BreakerState;
 use crate::health::{Health, ServingStatus};
 use crate::metrics::{self, CallMetrics, ErrorKind, Family, Snapshot};
 
@@ -36,6 +37,8 @@ impl Routes {
             "/metrics" => metrics_response(&request.query),
             "/health" => self.health_response(&request.query),
             "/connections" => Response::json(200, &connections_json()),
+            "/policies" => Response::json(200, &policies_json()),
+            "/breakers" => Response::json(200, &breakers_json()),
             "/" => Response::json(
                 200,
                 &Value::Object(
@@ -196,6 +199,53 @@ fn connections_json() -> Value {
                     "bytes_sent": c.bytes_sent,
                     "bytes_received": c.bytes_received,
                     "age_ms": c.age.as_millis() as u64,
+                })
+            })
+            .collect(),
+    )
+}
+
+fn policies_json() -> Value {
+    let reports = metrics::global().policies();
+    Value::Array(
+        reports
+            .iter()
+            .map(|r| {
+                json!({
+                    "side": r.side.as_str(),
+                    "target": r.target,
+                    "service": r.service,
+                    "method": r.method,
+                    "values": r.values.iter().map(|v| json!({
+                        "key": v.key,
+                        "value": v.value,
+                        "source": v.source,
+                    })).collect::<Vec<_>>(),
+                })
+            })
+            .collect(),
+    )
+}
+
+fn breakers_json() -> Value {
+    let breakers = metrics::global().breakers();
+    Value::Array(
+        breakers
+            .iter()
+            .map(|b| {
+                json!({
+                    "target": b.target,
+                    "service": b.service,
+                    "method": b.method,
+                    "endpoint": b.endpoint,
+                    "core": b.core,
+                    "state": match b.state {
+                        BreakerState::Closed => "closed",
+                        BreakerState::Open => "open",
+                        BreakerState::HalfOpen => "half-open",
+                    },
+                    "probes_in_ms": b.probes_in.map(|d| d.as_millis() as u64),
+                    "times_opened": b.times_opened,
                 })
             })
             .collect(),

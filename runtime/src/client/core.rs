@@ -22,10 +22,10 @@ use crate::governance::balance::{
     Ejection, Endpoint, HashRing, InFlight, LoadBalance, P2cConfig, PowerOfTwoChoices,
     WeightedRoundRobin, hash_bytes,
 };
-use crate::governance::breaker::{BreakerState, CircuitBreaker};
+use crate::governance::breaker::{BreakerConfig, BreakerState, CircuitBreaker, Outcome, Permit};
 use crate::governance::retry::RetryBudget;
 use crate::governance::{random_below, splitmix64};
-use crate::metrics::{CallSeries, Family, LocalSeries, Registry, SeriesKey};
+use crate::metrics::{BreakerCells, CallSeries, Family, LocalSeries, Registry, SeriesKey};
 use crate::policy::{Layers, MethodPolicy, Overrides};
 use crate::rt::IdHasher;
 
@@ -113,7 +113,59 @@ struct Endpoints {
 }
 
 /// A method's circuit breakers on one core, by endpoint id.
-pub(crate) type Breakers = HashMap<u64, CircuitBreaker, BuildHasherDefault<IdHasher>>;
+pub(crate) type Breakers = HashMap<u64, WatchedBreaker, BuildHasherDefault<IdHasher>>;
+
+/// A circuit breaker and the cells its transitions are mirrored to (for `/breakers`).
+#[derive(Debug)]
+pub(crate) struct WatchedBreaker {
+    breaker: CircuitBreaker,
+    pub(crate) cells: Arc<BreakerCells>,
+}
+
+impl WatchedBreaker {
+    pub(crate) fn new(
+        config: BreakerConfig,
+        target: &str,
+        method: &'static MethodInfo,
+        endpoint: &str,
+    ) -> Self {
+        WatchedBreaker {
+            breaker: CircuitBreaker::new(config),
+            cells: BreakerCells::new(target, method, endpoint, config.open_for),
+        }
+    }
+
+    /// Records how a call it permitted went, mirroring a change of state.
+    pub(crate) fn record(&mut self, permit: Permit, outcome: Outcome, now: Instant) {
+        if let Some(to) = self.breaker.record(permit, outcome, now) {
+            self.cells.moved(to, now);
+            tracing::warn!(
+                endpoint = self.cells.endpoint(),
+                "circuit breaker now {to:?}"
+            );
+        }
+    }
+
+    /// Takes a new configuration.
+    pub(crate) fn set_config(&mut self, config: BreakerConfig) {
+        self.breaker.set_config(config);
+        self.cells.set_open_for(config.open_for);
+    }
+}
+
+impl std::ops::Deref for WatchedBreaker {
+    type Target = CircuitBreaker;
+
+    fn deref(&self) -> &CircuitBreaker {
+        &self.breaker
+    }
+}
+
+impl std::ops::DerefMut for WatchedBreaker {
+    fn deref_mut(&mut self) -> &mut CircuitBreaker {
+        &mut self.breaker
+    }
+}
 
 /// A method's policy on one core, with the state that goes with it.
 #[derive(Debug)]
@@ -256,11 +308,14 @@ impl CoreClient {
                 old.breakers.clone(),
                 old.metrics.clone(),
             ),
-            None => (
-                Rc::new(RefCell::new(budget_for(&policy))),
-                Rc::default(),
-                Rc::new(MethodMetrics::new(method)),
-            ),
+            None => {
+                self.config.seen.note(method);
+                (
+                    Rc::new(RefCell::new(budget_for(&policy))),
+                    Rc::default(),
+                    Rc::new(MethodMetrics::new(method)),
+                )
+            }
         };
         match policy.breaker {
             Some(config) => breakers

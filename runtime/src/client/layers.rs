@@ -19,12 +19,12 @@ use std::time::{Duration, Instant};
 use ringrpc_codec::ApplicationErrorKind;
 use ringrpc_codec::frame::Frame;
 
-use super::core::{Choice, CoreEndpoint, MethodState};
+use super::core::{Choice, CoreEndpoint, MethodState, WatchedBreaker};
 use super::cx::{Args, ClientCx};
 use super::transport::Transport;
 use crate::call::CallError;
 use crate::governance::balance::{LoadBalance, hash_bytes};
-use crate::governance::breaker::{CircuitBreaker, Outcome, Permit};
+use crate::governance::breaker::{Outcome, Permit};
 use crate::governance::retry::RetryClass;
 use crate::service::Service;
 
@@ -314,11 +314,7 @@ impl PermitGuard {
             return;
         };
         match outcome {
-            Some(outcome) => {
-                if let Some(to) = breaker.record(permit, outcome, Instant::now()) {
-                    tracing::warn!(endpoint = self.endpoint, "circuit breaker now {to:?}");
-                }
-            }
+            Some(outcome) => breaker.record(permit, outcome, Instant::now()),
             None => breaker.cancel(permit),
         }
     }
@@ -385,7 +381,14 @@ fn breaker_permit(
         .breakers
         .borrow_mut()
         .entry(endpoint.id)
-        .or_insert_with(|| CircuitBreaker::new(config))
+        .or_insert_with(|| {
+            WatchedBreaker::new(
+                config,
+                &cx.core.config.target,
+                cx.method,
+                endpoint.address(),
+            )
+        })
         .try_acquire(Instant::now());
     let permit = acquired.map_err(|rejected| {
         CallError::Unavailable(format!(

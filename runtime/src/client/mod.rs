@@ -35,6 +35,7 @@ use ringrpc_codec::{
 
 use crate::call::{CallError, Channel, MethodInfo, OnewayResult};
 use crate::governance::balance::EjectionConfig;
+use crate::metrics::{Inspect, PolicyReport, SeenMethods, Side, report};
 use crate::policy::{LivePolicy, OverrideError, Overrides, PolicyValue};
 use crate::service::{Identity, Layer, Service, Stack};
 use crate::transport::{Address, AddressError};
@@ -127,6 +128,27 @@ pub(crate) struct ClientConfig {
     discovery: Discovery,
     live: Option<LivePolicy>,
     settings: Settings,
+    /// The methods called so far (for `/policies`).
+    seen: SeenMethods,
+}
+
+impl Inspect for ClientConfig {
+    fn policies(&self) -> Vec<PolicyReport> {
+        self.seen
+            .list()
+            .into_iter()
+            .map(|method| {
+                let policy = core::resolve_policy(self, method, None);
+                report(
+                    Side::Client,
+                    &self.target,
+                    method,
+                    &policy,
+                    self.live.as_ref(),
+                )
+            })
+            .collect()
+    }
 }
 
 /// Why a client could not be built.
@@ -386,14 +408,18 @@ impl<L> ClientBuilder<L> {
         let (target, discovery) = self.target?;
         crate::policy::MethodPolicy::check_options(&self.settings.overrides)
             .map_err(ClientBuildError::Policy)?;
+        let config = Arc::new(ClientConfig {
+            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
+            target,
+            discovery,
+            live: self.live,
+            settings: self.settings,
+            seen: SeenMethods::default(),
+        });
+        let weak: std::sync::Weak<ClientConfig> = Arc::downgrade(&config);
+        crate::metrics::global().inspect(weak);
         Ok(Client {
-            config: Arc::new(ClientConfig {
-                id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
-                target,
-                discovery,
-                live: self.live,
-                settings: self.settings,
-            }),
+            config,
             handles: Arc::new(()),
             layer: self.layer,
         })

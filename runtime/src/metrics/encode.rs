@@ -7,8 +7,10 @@ use prometheus_client::encoding::{DescriptorEncoder, NoLabelSet};
 use prometheus_client::metrics::MetricType;
 use prometheus_client::registry::Unit;
 
+use super::inspect::BreakerInfo;
 use super::local::bucket_upper_bound;
 use super::registry::{CallMetrics, ErrorKind, Family, Snapshot};
+use crate::governance::breaker::BreakerState;
 
 /// The content type of [`encode_text`]'s output.
 pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
@@ -237,12 +239,55 @@ impl SnapshotCollector {
     }
 }
 
+impl SnapshotCollector {
+    fn encode_breakers(&self, encoder: &mut DescriptorEncoder<'_>) -> std::fmt::Result {
+        if self.0.breakers.is_empty() {
+            return Ok(());
+        }
+        let labels = |b: &BreakerInfo| {
+            [
+                ("service", b.service.clone()),
+                ("method", b.method.clone()),
+                ("endpoint", b.endpoint.clone()),
+                ("core", core_label(b.core)),
+            ]
+        };
+        let mut metric = encoder.encode_descriptor(
+            "ringrpc_client_breaker_state",
+            "Circuit breaker state per method, endpoint and core: 0 closed, 1 open, 2 half-open.",
+            None,
+            MetricType::Gauge,
+        )?;
+        for b in &self.0.breakers {
+            let state: u64 = match b.state {
+                BreakerState::Closed => 0,
+                BreakerState::Open => 1,
+                BreakerState::HalfOpen => 2,
+            };
+            metric.encode_family(&labels(b))?.encode_gauge(&state)?;
+        }
+        let mut metric = encoder.encode_descriptor(
+            "ringrpc_client_breaker_opened",
+            "Times each circuit breaker opened.",
+            None,
+            MetricType::Counter,
+        )?;
+        for b in &self.0.breakers {
+            metric
+                .encode_family(&labels(b))?
+                .encode_counter::<NoLabelSet, _, u64>(&b.times_opened, None)?;
+        }
+        Ok(())
+    }
+}
+
 impl Collector for SnapshotCollector {
     fn encode(&self, mut encoder: DescriptorEncoder<'_>) -> std::fmt::Result {
         for names in &FAMILIES {
             self.encode_calls(&mut encoder, names)?;
         }
         self.encode_cores(&mut encoder)?;
+        self.encode_breakers(&mut encoder)?;
         self.encode_policies(&mut encoder)
     }
 }

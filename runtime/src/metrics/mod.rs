@@ -16,12 +16,15 @@
 
 mod connections;
 mod encode;
+mod inspect;
 mod local;
 mod registry;
 
 pub(crate) use connections::ConnectionCells;
 pub use connections::{ConnectionInfo, Side};
 pub use encode::{CONTENT_TYPE, encode_text};
+pub(crate) use inspect::{BreakerCells, Inspect, SeenMethods, report};
+pub use inspect::{BreakerInfo, PolicyEntry, PolicyReport};
 pub use local::{LATENCY_BUCKETS, bucket_upper_bound};
 pub use registry::{
     CallMetrics, CoreMetrics, ErrorKind, Family, PolicyMetrics, Registry, Snapshot, global,

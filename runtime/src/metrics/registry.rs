@@ -10,6 +10,7 @@ use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
 use std::time::Instant;
 
 use super::connections::{ConnectionCells, ConnectionInfo};
+use super::inspect::{BreakerCells, BreakerInfo, Inspect, PolicyReport};
 use super::local::{LATENCY_BUCKETS, LocalCounter, LocalHistogram};
 use crate::call::CallError;
 use crate::policy::LivePolicy;
@@ -241,6 +242,8 @@ pub struct Registry {
     cores: Mutex<Vec<(Option<usize>, Arc<CoreSeries>)>>,
     policies: Mutex<Vec<LivePolicy>>,
     connections: Mutex<Vec<Weak<ConnectionCells>>>,
+    breakers: Mutex<Vec<Weak<BreakerCells>>>,
+    inspected: Mutex<Vec<Weak<dyn Inspect>>>,
 }
 
 thread_local! {
@@ -309,6 +312,51 @@ impl Registry {
         connections.push(Arc::downgrade(cells));
     }
 
+    /// Lists a circuit breaker (until it is dropped).
+    pub(crate) fn add_breaker(&self, cells: &Arc<BreakerCells>) {
+        let mut breakers = lock(&self.breakers);
+        if breakers.len() == breakers.capacity() {
+            breakers.retain(|c| c.strong_count() > 0);
+        }
+        breakers.push(Arc::downgrade(cells));
+    }
+
+    /// Every circuit breaker, by target, method, endpoint and core.
+    pub fn breakers(&self) -> Vec<BreakerInfo> {
+        let now = Instant::now();
+        let mut all: Vec<BreakerInfo> = lock(&self.breakers)
+            .iter()
+            .filter_map(Weak::upgrade)
+            .map(|b| b.info(now))
+            .collect();
+        all.sort_by(|a, b| {
+            (&a.target, &a.service, &a.method, &a.endpoint, a.core).cmp(&(
+                &b.target,
+                &b.service,
+                &b.method,
+                &b.endpoint,
+                b.core,
+            ))
+        });
+        all
+    }
+
+    /// Lists a client or server for [`policies`](Self::policies) (until it is dropped).
+    pub(crate) fn inspect(&self, what: Weak<dyn Inspect>) {
+        let mut inspected = lock(&self.inspected);
+        inspected.retain(|c| c.strong_count() > 0);
+        inspected.push(what);
+    }
+
+    /// The effective policy of every method each live client and server has used.
+    pub fn policies(&self) -> Vec<PolicyReport> {
+        let inspected: Vec<Arc<dyn Inspect>> = lock(&self.inspected)
+            .iter()
+            .filter_map(Weak::upgrade)
+            .collect();
+        inspected.iter().flat_map(|i| i.policies()).collect()
+    }
+
     /// The open connections, clients' first, then by core and peer.
     pub fn connections(&self) -> Vec<ConnectionInfo> {
         let now = Instant::now();
@@ -375,6 +423,7 @@ impl Registry {
             calls: calls.into_values().collect(),
             cores: cores.into_values().collect(),
             policies,
+            breakers: self.breakers(),
         }
     }
 }
@@ -451,6 +500,8 @@ pub struct Snapshot {
     pub cores: Vec<CoreMetrics>,
     /// Live policies.
     pub policies: Vec<PolicyMetrics>,
+    /// Circuit breakers.
+    pub breakers: Vec<BreakerInfo>,
 }
 
 impl Snapshot {

@@ -305,7 +305,11 @@ impl<L> ServerBuilder<L> {
         let connections = Arc::new(AtomicUsize::new(0));
         let limits = self.conn_limits();
         let max_connections = self.max_connections;
-        let policy = Arc::new(self.policy);
+        let mut policy = self.policy;
+        policy.target = bound.to_string();
+        let policy = Arc::new(policy);
+        let weak: std::sync::Weak<ServerPolicy> = Arc::downgrade(&policy);
+        crate::metrics::global().inspect(weak);
         let bare = std::any::TypeId::of::<L>() == std::any::TypeId::of::<Identity>();
         let layer = self.layer;
         let threads = spawn_workers(&self.workers, move |worker| {

@@ -21,7 +21,10 @@ use ringrpc_codec::{ApplicationErrorKind, ApplicationException, EncodeError, Pro
 use super::dispatch::Dispatch;
 use crate::call::{MethodInfo, ReplySink};
 use crate::governance::rate_limit::{TokenBucket, per_core_share};
-use crate::metrics::{ErrorKind, Family, LocalSeries, Registry, SeriesKey};
+use crate::metrics::{
+    ErrorKind, Family, Inspect, LocalSeries, PolicyReport, Registry, SeenMethods, SeriesKey, Side,
+    report,
+};
 use crate::policy::{Layers, LivePolicy, MethodPolicy, Overrides};
 use crate::rt::IdHasher;
 use crate::service::Service;
@@ -199,6 +202,48 @@ pub(crate) struct ServerPolicy {
     pub(crate) live: Option<LivePolicy>,
     /// Whether the overrides set a rate limit anywhere.
     pub(crate) overrides_limit: bool,
+    /// What the server serves, for reports.
+    pub(crate) target: String,
+    /// The methods called so far (for `/policies`).
+    pub(crate) seen: Arc<SeenMethods>,
+}
+
+impl ServerPolicy {
+    /// The effective policy of `method` now (`previous`: the last good one).
+    fn resolve(
+        &self,
+        method: &'static MethodInfo,
+        previous: Option<&MethodPolicy>,
+    ) -> MethodPolicy {
+        let live = self.live.as_ref().map(|l| l.current());
+        let none = Overrides::new();
+        let layers = Layers {
+            default_timeout: Duration::from_secs(1),
+            default_connect_timeout: Duration::from_secs(1),
+            builder: &self.overrides,
+            live: live.as_deref().unwrap_or(&none),
+        };
+        MethodPolicy::resolve_or_keep(method, layers, previous)
+    }
+}
+
+impl Inspect for ServerPolicy {
+    fn policies(&self) -> Vec<PolicyReport> {
+        self.seen
+            .list()
+            .into_iter()
+            .map(|method| {
+                let policy = self.resolve(method, None);
+                report(
+                    Side::Server,
+                    &self.target,
+                    method,
+                    &policy,
+                    self.live.as_ref(),
+                )
+            })
+            .collect()
+    }
 }
 
 /// One worker's governance state.
@@ -230,6 +275,9 @@ impl WorkerGovernance {
         if let Some(found) = self.series.borrow().get(&key) {
             return found.clone();
         }
+        if let Some(method) = method {
+            self.policy.seen.note(method);
+        }
         let (service, name) = method.map_or(("", "<unknown>"), |m| (m.service, m.name));
         let series = Rc::new(LocalSeries(Registry::series(SeriesKey {
             family: Family::Server,
@@ -250,17 +298,10 @@ impl WorkerGovernance {
                 return found.clone();
             }
         }
-        let live = self.policy.live.as_ref().map(|l| l.current());
-        let none = Overrides::new();
-        let layers = Layers {
-            default_timeout: Duration::from_secs(1),
-            default_connect_timeout: Duration::from_secs(1),
-            builder: &self.policy.overrides,
-            live: live.as_deref().unwrap_or(&none),
-        };
         let previous = self.methods.borrow().get(&key).cloned();
-        let policy =
-            MethodPolicy::resolve_or_keep(method, layers, previous.as_ref().map(|p| &p.policy));
+        let policy = self
+            .policy
+            .resolve(method, previous.as_ref().map(|p| &p.policy));
         // A bucket survives a policy change that keeps its rate.
         let bucket = previous
             .filter(|old| old.policy.rate_limit == policy.rate_limit)
