@@ -49,7 +49,50 @@ fn the_demo_serves_and_calls_the_echo_service_under_load() {
         );
         assert!(stdout.contains("errors: 0 "), "{stdout}");
         assert!(stdout.contains("p99: "), "{stdout}");
+        // The server counted every call the client saw answered, and none failed.
+        let served: u64 = stdout
+            .split("server metrics: ")
+            .nth(1)
+            .and_then(|s| s.split_whitespace().next())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("no server metrics in:\n{stdout}"));
+        assert!(served >= calls, "{served} < {calls}:\n{stdout}");
+        assert!(stdout.contains(" calls, 0 failed"), "{stdout}");
     }
+}
+
+#[test]
+fn the_demo_serves_its_admin_endpoint_while_it_lingers() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let admin = format!("127.0.0.1:{port}");
+    let mut demo = Command::new(env!("CARGO_BIN_EXE_demo"))
+        .args(["--seconds", "0.2", "--admin", &admin, "--linger", "5"])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let address: ringrpc::transport::Address = admin.parse().unwrap();
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let metrics = loop {
+        match ringrpc::admin::fetch(&address, "/metrics") {
+            Ok(m)
+                if m.body
+                    .contains("ringrpc_server_requests_total{service=\"Echo\"") =>
+            {
+                break m;
+            }
+            _ if std::time::Instant::now() < until => {
+                std::thread::sleep(std::time::Duration::from_millis(50))
+            }
+            other => panic!("the demo's admin endpoint did not answer: {other:?}"),
+        }
+    };
+    assert_eq!(metrics.status, 200);
+    let _ = demo.kill();
+    let _ = demo.wait();
 }
 
 #[test]

@@ -3,7 +3,9 @@
 //! ringrpc's multiplexed connections for a short load; prints QPS and latency percentiles.
 //!
 //! Run: `cargo run --release -p ringrpc-examples --bin demo [-- --seconds S --concurrency N
-//! --payload BYTES --client-threads T --driver iouring|epoll]`.
+//! --payload BYTES --client-threads T --driver iouring|epoll --admin ADDR --linger S]`.
+//! With `--admin 127.0.0.1:9464` it also serves the admin endpoint, and `--linger 60`
+//! keeps the server up after the load so `rpcctl` can look at it.
 
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -12,6 +14,7 @@ use std::time::{Duration, Instant};
 use hdrhistogram::Histogram;
 use ringrpc::codec::frame::Framing;
 use ringrpc::codec::{BytesStr, ProtocolId};
+use ringrpc::metrics::Family;
 use ringrpc::rt::{block_on, spawn};
 use ringrpc::{Client, Driver, Server};
 use ringrpc_examples::echo::echo::echo;
@@ -23,6 +26,8 @@ struct Options {
     payload: usize,
     client_threads: usize,
     driver: Driver,
+    admin: Option<String>,
+    linger: f64,
 }
 
 fn options() -> Result<Options, String> {
@@ -32,6 +37,8 @@ fn options() -> Result<Options, String> {
         payload: 64,
         client_threads: 1,
         driver: Driver::Auto,
+        admin: None,
+        linger: 0.0,
     };
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
@@ -43,6 +50,8 @@ fn options() -> Result<Options, String> {
             "--payload" => o.payload = value.parse().map_err(|e| bad(&e))?,
             "--client-threads" => o.client_threads = value.parse().map_err(|e| bad(&e))?,
             "--driver" => o.driver = value.parse().map_err(|e: String| bad(&e))?,
+            "--admin" => o.admin = Some(value),
+            "--linger" => o.linger = value.parse().map_err(|e| bad(&e))?,
             _ => return Err(format!("unknown option {flag}")),
         }
     }
@@ -57,8 +66,11 @@ fn main() {
             std::process::exit(2);
         }
     };
-    let server = Server::builder()
-        .driver(o.driver)
+    let mut builder = Server::builder().driver(o.driver);
+    if let Some(admin) = &o.admin {
+        builder = builder.admin(admin);
+    }
+    let server = builder
         .serve("127.0.0.1:0", || echo::Server::new(EchoHandler::default()))
         .unwrap_or_else(|e| {
             eprintln!("demo: {e}");
@@ -101,6 +113,23 @@ fn main() {
         total.value_at_quantile(0.99),
         total.value_at_quantile(0.999),
     );
+    // The server's own account, from its metrics (what `/metrics` and `rpcctl` show).
+    let snapshot = ringrpc::metrics::global().snapshot();
+    if let Some(served) = snapshot.call(Family::Server, "Echo", "echo") {
+        let failed: u64 = served.errors.iter().sum();
+        println!(
+            "server metrics: {} calls, {failed} failed, mean {:.1} us in the handler stack",
+            served.requests,
+            served.latency_sum_seconds * 1e6 / served.latency_count.max(1) as f64
+        );
+    }
+    if let Some(admin) = server.admin_address() {
+        println!(
+            "admin endpoint: {admin} (try: cargo run -p ringrpc-rpcctl -- --admin {admin} metrics); serving {} s more",
+            o.linger
+        );
+        std::thread::sleep(Duration::from_secs_f64(o.linger.max(0.0)));
+    }
     server.shutdown().expect("the server shuts down");
     if errors > 0 || total.is_empty() {
         std::process::exit(1);
