@@ -33,6 +33,8 @@ use ringrpc_codec::{
     Binary, Compact, Decode, DecodeLimits, Encode, Protocol, ProtocolId, ProtocolReader,
 };
 
+use tracing::Instrument;
+
 use crate::call::{CallError, Channel, MethodInfo, OnewayResult};
 use crate::governance::balance::EjectionConfig;
 use crate::metrics::{Inspect, PolicyReport, SeenMethods, Side, report};
@@ -499,7 +501,23 @@ where
             attempt: 1,
             picked: None,
         };
-        let result = match stack.call(&mut cx, Args { args }).await {
+        let span = tracing::debug_span!(
+            "rpc.client",
+            otel.kind = "client",
+            rpc.system = "apache_thrift",
+            rpc.service = method.service,
+            rpc.method = method.name,
+            traceparent = tracing::field::Empty,
+        );
+        let sent = if span.is_disabled() {
+            stack.call(&mut cx, Args { args }).await
+        } else {
+            if let Some(trace) = crate::metainfo::with(|m| m.trace().copied()).flatten() {
+                span.record("traceparent", tracing::field::display(trace));
+            }
+            stack.call(&mut cx, Args { args }).instrument(span).await
+        };
+        let result = match sent {
             Err(e) => Err(e),
             Ok(_) if method.oneway => R::oneway().ok_or_else(|| {
                 CallError::Transport("a oneway call has no result to decode".into())

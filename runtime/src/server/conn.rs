@@ -398,8 +398,9 @@ async fn run_in<P: Protocol, D: Dispatch>(
         .header
         .as_ref()
         .map(|h| MetaInfo::from_request(&h.metadata));
+    let span = call_span(call.name.as_str(), info.as_ref());
     let dispatch = service.dispatch(call.name.as_str(), &mut r, &mut sink);
-    let outcome = CatchUnwind::new(metainfo::scope_if(info, dispatch)).await;
+    let outcome = CatchUnwind::new(metainfo::scope_in_span(info, span, dispatch)).await;
     let failure = match outcome {
         Ok(Ok(())) => None,
         Ok(Err(e)) => Some(ApplicationException::new(
@@ -426,4 +427,22 @@ async fn run_in<P: Protocol, D: Dispatch>(
         }
     }
     sink.parked
+}
+
+/// The `tracing` span a call's handler runs in (at debug level: free when disabled), with
+/// the caller's W3C `traceparent` when it sent one, so the handler's logs carry the trace.
+fn call_span(method: &str, info: Option<&MetaInfo>) -> tracing::Span {
+    let span = tracing::debug_span!(
+        "rpc.server",
+        otel.kind = "server",
+        rpc.system = "apache_thrift",
+        rpc.method = method,
+        traceparent = tracing::field::Empty,
+    );
+    if !span.is_disabled() {
+        if let Some(trace) = info.and_then(MetaInfo::trace) {
+            span.record("traceparent", tracing::field::display(trace));
+        }
+    }
+    span
 }

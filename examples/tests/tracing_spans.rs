@@ -1,0 +1,156 @@
+//! `tracing` spans around calls: a server runs each handler inside an `rpc.server` span
+//! carrying the method and the caller's W3C `traceparent`, a client each call inside an
+//! `rpc.client` span, so logs written while handling a call say which call and trace they
+//! belong to. A small subscriber records spans and events (the workers' threads included).
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use ringrpc::codec::BytesStr;
+use ringrpc::metainfo::{self, MetaInfo, TraceContext};
+use ringrpc::rt::block_on;
+use ringrpc::{Client, Driver, Server};
+use ringrpc_examples::echo::echo::{base, echo};
+use tracing::field::{Field, Visit};
+use tracing::span::{Attributes, Id, Record};
+use tracing::{Event, Metadata, Subscriber};
+
+#[derive(Default)]
+struct Seen {
+    /// Span id → name and fields.
+    spans: HashMap<u64, (String, HashMap<String, String>)>,
+    /// Event message → the span it happened in.
+    events: Vec<(String, Option<u64>)>,
+}
+
+#[derive(Default, Clone)]
+struct Capture {
+    seen: Arc<Mutex<Seen>>,
+    next: Arc<AtomicU64>,
+}
+
+thread_local! {
+    static ENTERED: RefCell<Vec<u64>> = const { RefCell::new(Vec::new()) };
+}
+
+struct Fields<'a>(&'a mut HashMap<String, String>);
+
+impl Visit for Fields<'_> {
+    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+        self.0.insert(field.name().to_owned(), format!("{value:?}"));
+    }
+    fn record_str(&mut self, field: &Field, value: &str) {
+        self.0.insert(field.name().to_owned(), value.to_owned());
+    }
+}
+
+impl Subscriber for Capture {
+    fn enabled(&self, metadata: &Metadata<'_>) -> bool {
+        metadata.target().starts_with("ringrpc") || metadata.target().starts_with("tracing_spans")
+    }
+    fn new_span(&self, span: &Attributes<'_>) -> Id {
+        let id = self.next.fetch_add(1, Ordering::Relaxed) + 1;
+        let mut fields = HashMap::new();
+        span.record(&mut Fields(&mut fields));
+        let mut seen = self.seen.lock().unwrap();
+        seen.spans
+            .insert(id, (span.metadata().name().to_owned(), fields));
+        Id::from_u64(id)
+    }
+    fn record(&self, span: &Id, values: &Record<'_>) {
+        let mut seen = self.seen.lock().unwrap();
+        if let Some((_, fields)) = seen.spans.get_mut(&span.into_u64()) {
+            values.record(&mut Fields(fields));
+        }
+    }
+    fn record_follows_from(&self, _: &Id, _: &Id) {}
+    fn event(&self, event: &Event<'_>) {
+        let mut fields = HashMap::new();
+        event.record(&mut Fields(&mut fields));
+        let current = ENTERED.with(|e| e.borrow().last().copied());
+        let message = fields.remove("message").unwrap_or_default();
+        self.seen.lock().unwrap().events.push((message, current));
+    }
+    fn enter(&self, span: &Id) {
+        ENTERED.with(|e| e.borrow_mut().push(span.into_u64()));
+    }
+    fn exit(&self, _: &Id) {
+        ENTERED.with(|e| {
+            e.borrow_mut().pop();
+        });
+    }
+}
+
+#[derive(Clone)]
+struct Logging;
+
+impl base::Base for Logging {
+    async fn ping(&self) -> Result<BytesStr, base::PingError> {
+        Ok(BytesStr::from_static("pong"))
+    }
+}
+
+impl echo::Echo for Logging {
+    async fn echo(&self, msg: BytesStr) -> Result<BytesStr, echo::EchoError> {
+        tracing::info!("handling an echo");
+        Ok(msg)
+    }
+    async fn notify(&self, _event: BytesStr) -> Result<(), echo::NotifyError> {
+        Ok(())
+    }
+    async fn reset(&self) -> Result<(), echo::ResetError> {
+        Ok(())
+    }
+}
+
+#[test]
+fn handlers_log_inside_a_span_that_names_the_call_and_its_trace() {
+    let capture = Capture::default();
+    tracing::subscriber::set_global_default(capture.clone()).unwrap();
+    let server = Server::builder()
+        .workers(1)
+        .serve("127.0.0.1:0", || echo::Server::new(Logging))
+        .unwrap();
+    let client = Client::builder(&server.address().to_string())
+        .build()
+        .unwrap();
+    let trace = TraceContext {
+        trace_id: [0xab; 16],
+        parent_id: [0x01; 8],
+        flags: 1,
+    };
+    block_on(Driver::Auto, async {
+        let client = echo::Client::new(client.clone());
+        let mut info = MetaInfo::new();
+        info.set_trace(trace, None);
+        metainfo::scope(info, async { client.echo("hi".into()).await.unwrap() }).await;
+    })
+    .unwrap();
+    server.shutdown().unwrap();
+
+    let seen = capture.seen.lock().unwrap();
+    let (_, in_span) = seen
+        .events
+        .iter()
+        .find(|(message, _)| message == "handling an echo")
+        .expect("the handler logged");
+    let (name, fields) = &seen.spans[&in_span.expect("the handler's log is inside a span")];
+    assert_eq!(name, "rpc.server");
+    assert_eq!(fields["rpc.method"], "echo");
+    assert_eq!(fields["rpc.system"], "apache_thrift");
+    let trace_id = "ab".repeat(16);
+    assert!(
+        fields["traceparent"].starts_with(&format!("00-{trace_id}-")),
+        "the caller's trace: {fields:?}"
+    );
+    let client_span = seen
+        .spans
+        .values()
+        .find(|(name, _)| name == "rpc.client")
+        .expect("the call had a client span");
+    assert_eq!(client_span.1["rpc.service"], "Echo");
+    assert_eq!(client_span.1["rpc.method"], "echo");
+    assert_eq!(client_span.1["traceparent"], trace.to_string());
+}
