@@ -22,10 +22,12 @@ mod compare;
 mod failover;
 mod idle;
 mod propagation;
+mod scrape;
 use compare::{CompareArgs, compare};
 use failover::{FailoverArgs, failover};
 use idle::{IdleArgs, idle};
 use propagation::{AgentArgs, PropagationArgs, agent, propagation};
+use scrape::{ScrapeArgs, scrape};
 
 #[derive(Parser)]
 #[command(
@@ -58,6 +60,9 @@ enum Cmd {
     /// One client process of `propagation` (started by it).
     #[command(hide = true)]
     PropagationAgent(AgentArgs),
+    /// How much scraping the admin endpoint's metrics under load changes the calls'
+    /// latency: interleaved runs with and without a scraper, medians and ratios.
+    Scrape(ScrapeArgs),
 }
 
 /// Which server to run.
@@ -125,6 +130,9 @@ struct ServerArgs {
     /// A name the server puts in the `action` of every reply (which instance answered).
     #[arg(long)]
     name: Option<String>,
+    /// Also serve the admin endpoint (metrics, health) here, e.g. `127.0.0.1:9464`.
+    #[arg(long)]
+    admin: Option<String>,
 }
 
 #[derive(Args, Clone)]
@@ -226,6 +234,7 @@ fn main() {
         Cmd::Failover(a) => failover(a),
         Cmd::Propagation(a) => propagation(a),
         Cmd::PropagationAgent(a) => agent(a),
+        Cmd::Scrape(a) => scrape(a),
     };
     if let Err(e) = result {
         eprintln!("rpc-bench: {e}");
@@ -248,16 +257,19 @@ fn server(a: ServerArgs) -> BenchResult<()> {
         let _ = std::io::Read::read_to_end(&mut std::io::stdin(), &mut sink);
         return Ok(());
     }
-    let server = Server::builder()
+    let mut builder = Server::builder()
         .workers(a.server_cores.len().max(1))
         .cores(a.server_cores.clone())
-        .driver(driver(a.common.runtime))
-        .serve(&a.listen, {
-            let server = EchoServer {
-                name: a.name.clone().map(BytesStr::from),
-            };
-            move || bench_service::Server::new(server.clone())
-        })?;
+        .driver(driver(a.common.runtime));
+    if let Some(admin) = &a.admin {
+        builder = builder.admin(admin);
+    }
+    let server = builder.serve(&a.listen, {
+        let server = EchoServer {
+            name: a.name.clone().map(BytesStr::from),
+        };
+        move || bench_service::Server::new(server.clone())
+    })?;
     println!("listening {}", server.address());
     std::io::stdout().flush()?;
     // Serve until whoever started us closes our standard input.
