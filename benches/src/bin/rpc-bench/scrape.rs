@@ -109,6 +109,9 @@ fn one_run(a: &ScrapeArgs, every: Option<Duration>) -> BenchResult<(Row, Scraped
     Ok((row?, scraped))
 }
 
+/// Reads one figure of a run.
+type Figure = fn(&Row) -> f64;
+
 fn median(mut values: Vec<f64>) -> f64 {
     values.sort_by(f64::total_cmp);
     match values.len() {
@@ -139,10 +142,10 @@ pub(crate) fn scrape(a: ScrapeArgs) -> BenchResult<()> {
             }
         }
     }
-    let stat = |rows: &[&Row], f: fn(&Row) -> f64| median(rows.iter().map(|r| f(r)).collect());
+    let stat = |rows: &[&Row], f: Figure| median(rows.iter().map(|r| f(r)).collect());
     let plain: Vec<&Row> = plain.iter().collect();
     let with: Vec<&Row> = scraped.iter().map(|(r, _)| r).collect();
-    let figures: [(&str, fn(&Row) -> f64); 5] = [
+    let figures: [(&str, Figure); 5] = [
         ("QPS", |r| r.qps),
         ("p50 µs", |r| r.p50_us as f64),
         ("p99 µs", |r| r.p99_us as f64),
