@@ -101,7 +101,15 @@ fn calls_are_counted_by_method_endpoint_and_error_kind_and_scraped() {
                 .unwrap(),
         );
         assert!(stranger.echo("hi".into()).await.is_err());
-        ringrpc::rt::sleep(Duration::from_millis(200)).await;
+        // The server finishes the late call after its caller gave up: wait for it
+        // (bounded), so every call has ended when the figures are read.
+        for _ in 0..500 {
+            let now = global().snapshot();
+            if series(&now, Family::Server, "echo").in_flight == 0 {
+                break;
+            }
+            ringrpc::rt::sleep(Duration::from_millis(10)).await;
+        }
     })
     .unwrap();
     let after = global().snapshot();
@@ -332,6 +340,15 @@ fn policies_and_breakers_are_reported_with_where_they_came_from() {
             entry["source"].as_str().unwrap().to_owned(),
         )
     };
+    // Every method the server answers is listed, called or not (inherited ones too).
+    let served_methods: Vec<&str> = policies
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["side"] == "server" && p["target"].as_str().unwrap().ends_with(&address))
+        .map(|p| p["method"].as_str().unwrap())
+        .collect();
+    assert_eq!(served_methods, ["echo", "notify", "reset", "ping"]);
     let served = find("server", &address);
     assert_eq!(served["method"], "echo");
     assert_eq!(

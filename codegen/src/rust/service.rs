@@ -458,6 +458,33 @@ impl TypeGen<'_> {
         code.blank();
         line!(
             code,
+            "/// Every method this service answers: its own, then its parents'."
+        );
+        open!(
+            code,
+            "pub fn methods() -> __rt::Vec<&'static __rt::MethodInfo>"
+        );
+        let own: Vec<String> = svc
+            .methods
+            .iter()
+            .map(|m| format!("&{}", MethodNames::new(m).info))
+            .collect();
+        match svc.extends {
+            Some(p) => {
+                line!(
+                    code,
+                    "let mut all: __rt::Vec<&'static __rt::MethodInfo> = __rt::Vec::from([{}]);",
+                    own.join(", ")
+                );
+                line!(code, "all.extend({}::methods());", self.service_module(p));
+                line!(code, "all");
+            }
+            None => line!(code, "__rt::Vec::from([{}])", own.join(", ")),
+        }
+        code.close();
+        code.blank();
+        line!(
+            code,
             "/// [`dispatch`], answering an unknown method with a `TApplicationException`"
         );
         line!(
@@ -514,6 +541,13 @@ impl TypeGen<'_> {
             "fn method(&self, name: &str) -> __rt::Option<&'static __rt::MethodInfo>"
         );
         line!(code, "method_info(name)");
+        code.close();
+        code.blank();
+        open!(
+            code,
+            "fn methods(&self) -> __rt::Vec<&'static __rt::MethodInfo>"
+        );
+        line!(code, "methods()");
         code.close();
         code.close();
     }

@@ -27,4 +27,10 @@ pub trait Dispatch {
         let _ = name;
         None
     }
+
+    /// Every method it answers, for introspection (`/policies` lists them before their
+    /// first call); empty for a dispatcher that does not say.
+    fn methods(&self) -> Vec<&'static MethodInfo> {
+        Vec::new()
+    }
 }

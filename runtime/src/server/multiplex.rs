@@ -26,6 +26,11 @@ pub trait Routes {
 
     /// What the service named `service` knows about its method `method`.
     fn method(&self, service: &str, method: &str) -> Option<&'static MethodInfo>;
+
+    /// Adds every method of every service to `all` (for introspection).
+    fn methods(&self, all: &mut Vec<&'static MethodInfo>) {
+        let _ = all;
+    }
 }
 
 /// The end of the route chain: no service of that name.
@@ -77,6 +82,11 @@ impl<D: Dispatch, Next: Routes> Routes for Route<D, Next> {
         } else {
             self.next.method(service, method)
         }
+    }
+
+    fn methods(&self, all: &mut Vec<&'static MethodInfo>) {
+        all.extend(self.service.methods());
+        self.next.methods(all);
     }
 }
 
@@ -165,5 +175,17 @@ impl<D: Dispatch, R: Routes> Dispatch for Multiplexed<D, R> {
             Some((service, bare)) => self.routes.method(service, bare),
             None => self.default.method(name),
         }
+    }
+
+    fn methods(&self) -> Vec<&'static MethodInfo> {
+        let mut all = self.default.methods();
+        self.routes.methods(&mut all);
+        let mut seen = Vec::with_capacity(all.len());
+        all.retain(|m| {
+            let first = !seen.iter().any(|s| std::ptr::eq(*s, *m));
+            seen.push(*m);
+            first
+        });
+        all
     }
 }

@@ -327,8 +327,12 @@ pub(crate) struct Governed<D, S> {
     bare: bool,
 }
 
-impl<D, S> Governed<D, S> {
+impl<D: Dispatch, S> Governed<D, S> {
     pub(crate) fn new(dispatch: D, stack: S, worker: WorkerGovernance, bare: bool) -> Self {
+        // Every method the service answers is listed for `/policies` from the start.
+        for method in dispatch.methods() {
+            worker.policy.seen.note(method);
+        }
         Governed {
             dispatch,
             stack,
@@ -390,6 +394,10 @@ where
 
     fn method(&self, name: &str) -> Option<&'static MethodInfo> {
         self.dispatch.method(name)
+    }
+
+    fn methods(&self) -> Vec<&'static MethodInfo> {
+        self.dispatch.methods()
     }
 }
 
