@@ -10,7 +10,9 @@
 //! It listens on loopback by default (`127.0.0.1:0` picks a port) or on a Unix socket
 //! (`unix:///path`): it is meant for the machine's own operators, not the network.
 //! Requests are served one at a time with a 2 s limit to send each, so a stuck client
-//! delays the next by at most that; reading the metrics never blocks a worker.
+//! delays the next by at most that; reading the metrics never blocks a worker, and the
+//! endpoint's thread runs at the lowest priority (nice 19), so on a busy machine a scrape
+//! waits for the workers rather than delaying their calls.
 
 mod http;
 mod routes;
@@ -117,7 +119,11 @@ impl AdminBuilder {
             let stop = stop.clone();
             std::thread::Builder::new()
                 .name("ringrpc-admin".into())
-                .spawn(move || accept_loop(listener, routes, &stop))
+                .spawn(move || {
+                    // Scrapes and probes wait for the workers, never the other way round.
+                    crate::rt::lower_thread_priority();
+                    accept_loop(listener, routes, &stop)
+                })
                 .map_err(bind_error)?
         };
         tracing::info!(address = %bound, "ringrpc admin endpoint listening");

@@ -228,6 +228,23 @@ where
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_side_thread_can_lower_its_own_priority_only() {
+        let lowered = std::thread::spawn(|| {
+            let ok = super::lower_thread_priority();
+            // SAFETY: reading the calling thread's nice value touches no memory.
+            let nice =
+                unsafe { libc::getpriority(libc::PRIO_PROCESS, libc::gettid() as libc::id_t) };
+            (ok, nice)
+        })
+        .join()
+        .unwrap();
+        assert_eq!(lowered, (true, 19));
+        // SAFETY: as above.
+        let here = unsafe { libc::getpriority(libc::PRIO_PROCESS, libc::gettid() as libc::id_t) };
+        assert_ne!(here, 19, "the test thread keeps its priority");
+    }
+
     use super::*;
 
     #[test]
@@ -248,5 +265,17 @@ mod tests {
             .unwrap();
             assert_eq!(out, 7);
         }
+    }
+}
+
+/// Lowers the calling thread to the lowest CPU priority (nice 19), so that side threads
+/// (the admin endpoint, watchers) take the cores only when the workers leave them time.
+/// Returns whether it worked.
+pub fn lower_thread_priority() -> bool {
+    // SAFETY: `gettid` has no preconditions; `setpriority` with `PRIO_PROCESS` and a
+    // thread id changes that one thread's nice value and touches no memory of ours.
+    unsafe {
+        let tid = libc::gettid();
+        libc::setpriority(libc::PRIO_PROCESS, tid as libc::id_t, 19) == 0
     }
 }
