@@ -226,6 +226,18 @@ where
         .collect()
 }
 
+/// Lowers the calling thread to the lowest CPU priority (nice 19), so that side threads
+/// (the admin endpoint, watchers) take the cores only when the workers leave them time.
+/// Returns whether it worked.
+pub fn lower_thread_priority() -> bool {
+    // SAFETY: `gettid` has no preconditions; `setpriority` with `PRIO_PROCESS` and a
+    // thread id changes that one thread's nice value and touches no memory of ours.
+    unsafe {
+        let tid = libc::gettid();
+        libc::setpriority(libc::PRIO_PROCESS, tid as libc::id_t, 19) == 0
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
@@ -265,17 +277,5 @@ mod tests {
             .unwrap();
             assert_eq!(out, 7);
         }
-    }
-}
-
-/// Lowers the calling thread to the lowest CPU priority (nice 19), so that side threads
-/// (the admin endpoint, watchers) take the cores only when the workers leave them time.
-/// Returns whether it worked.
-pub fn lower_thread_priority() -> bool {
-    // SAFETY: `gettid` has no preconditions; `setpriority` with `PRIO_PROCESS` and a
-    // thread id changes that one thread's nice value and touches no memory of ours.
-    unsafe {
-        let tid = libc::gettid();
-        libc::setpriority(libc::PRIO_PROCESS, tid as libc::id_t, 19) == 0
     }
 }
