@@ -35,16 +35,20 @@ fn every_command_answers_from_a_live_process() {
         .policy("Echo.echo", "circuit_breaker.min_requests", 100u64)
         .build()
         .unwrap();
-    block_on(Driver::Auto, async {
+    // The client's connections and breakers live as long as its runtime: ask meanwhile.
+    let (out, breakers) = block_on(Driver::Auto, async {
         let client = echo::Client::new(client.clone());
         for _ in 0..5 {
             client.echo("hi".into()).await.unwrap();
         }
         assert!(client.echo("undeclared".into()).await.is_err());
+        (
+            rpcctl(&admin, &["connections"]),
+            rpcctl(&admin, &["breakers"]),
+        )
     })
     .unwrap();
 
-    let out = rpcctl(&admin, &["connections"]);
     assert!(out.status.success(), "{out:?}");
     let table = stdout(&out);
     let header = table.lines().next().unwrap();
@@ -88,7 +92,7 @@ fn every_command_answers_from_a_live_process() {
     let json: serde_json::Value = serde_json::from_str(&json).unwrap();
     assert!(json["calls"].as_array().unwrap().len() >= 3);
 
-    let table = stdout(&rpcctl(&admin, &["breakers"]));
+    let table = stdout(&breakers);
     assert!(
         table
             .lines()

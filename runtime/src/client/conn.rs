@@ -8,6 +8,7 @@
 
 use std::cell::{Cell, RefCell};
 use std::future::poll_fn;
+use std::os::fd::{AsRawFd, BorrowedFd, RawFd};
 use std::rc::Rc;
 use std::task::{Poll, Waker};
 use std::time::{Duration, Instant};
@@ -63,6 +64,10 @@ pub(crate) struct Connection {
     reaper: Signal,
     /// When the reaper wakes next (`None`: when a call arrives).
     reaper_at: Cell<Option<Instant>>,
+    /// The socket, for [`abort`](Self::abort); open while `reading`.
+    fd: RawFd,
+    /// The reader task (which owns the socket's read half) has not ended.
+    reading: Cell<bool>,
 }
 
 impl Connection {
@@ -74,8 +79,9 @@ impl Connection {
         limits: DecodeLimits,
     ) -> Rc<Connection>
     where
-        S: AsyncReadRent + AsyncWriteRent + Split + 'static,
+        S: AsyncReadRent + AsyncWriteRent + Split + AsRawFd + 'static,
     {
+        let fd = stream.as_raw_fd();
         let counters = Counters::new(peer, dialect);
         let outbox = Outbox::new(counters.cells.clone());
         let conn = Rc::new(Connection {
@@ -86,6 +92,8 @@ impl Connection {
             outbox,
             reaper: Signal::default(),
             reaper_at: Cell::new(None),
+            fd,
+            reading: Cell::new(true),
         });
         let (reader, writer) = stream.into_split();
         let c = conn.clone();
@@ -99,7 +107,9 @@ impl Connection {
         monoio::spawn(async move {
             // If the runtime drops this task (it is shutting down), the connection is dead.
             let _dead_on_drop = FailOnDrop(&c);
-            c.read_loop(reader).await
+            c.read_loop(reader).await;
+            // The read half is gone: the socket may be closed, `abort` must not touch it.
+            c.reading.set(false);
         });
         conn
     }
@@ -284,6 +294,18 @@ impl Connection {
         drop(state);
         self.outbox.close();
         self.reaper.notify_all();
+    }
+
+    /// Fails the connection and shuts its socket down both ways, so the tasks waiting on
+    /// it end at once (without waiting for the peer): for a runtime that is stopping.
+    pub(crate) fn abort(&self, why: &str) {
+        self.fail(why);
+        if self.reading.get() {
+            // SAFETY: the reader task still owns the socket's read half (`reading`), so
+            // `fd` is open and is this connection's socket; it is only borrowed here.
+            let fd = unsafe { BorrowedFd::borrow_raw(self.fd) };
+            let _ = socket2::SockRef::from(&fd).shutdown(std::net::Shutdown::Both);
+        }
     }
 
     /// Fails calls whose deadline passed: sleeps until the earliest deadline of the calls

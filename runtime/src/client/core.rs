@@ -71,6 +71,23 @@ pub(crate) fn per_core<S: 'static>(
     })
 }
 
+/// Closes every client connection of this thread (the runtime is about to stop: tasks
+/// still waiting on a socket then would never end, and their sockets would leak), then
+/// waits, at most `within`, until they are all gone.
+pub(crate) async fn close_thread(within: Duration) {
+    let states: Vec<Rc<CoreClient>> =
+        SHARD.with(|shard| shard.borrow_mut().drain().map(|(_, e)| e.core).collect());
+    for core in &states {
+        core.alive.set(false);
+        core.abort("the runtime is stopping");
+    }
+    drop(states);
+    let until = Instant::now() + within;
+    while super::stats::open_on_this_thread() > 0 && Instant::now() < until {
+        monoio::time::sleep(Duration::from_millis(1)).await;
+    }
+}
+
 /// Runs `f` on the current core's state of `config`'s client, if it has one.
 pub(crate) fn existing<R>(config: &ClientConfig, f: impl FnOnce(&CoreClient) -> R) -> Option<R> {
     let core = SHARD.with(|shard| shard.borrow().get(&config.id).map(|e| e.core.clone()))?;
@@ -582,6 +599,15 @@ impl CoreClient {
         }
         for pool in self.retired.borrow_mut().drain(..) {
             pool.close_all(why);
+        }
+    }
+
+    fn abort(&self, why: &str) {
+        for e in &self.endpoints.borrow().list {
+            e.pool.abort_all(why);
+        }
+        for pool in self.retired.borrow_mut().drain(..) {
+            pool.abort_all(why);
         }
     }
 }

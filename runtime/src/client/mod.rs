@@ -41,6 +41,7 @@ use crate::metrics::{Inspect, PolicyReport, SeenMethods, Side, report};
 use crate::policy::{LivePolicy, OverrideError, Overrides, PolicyValue};
 use crate::service::{Identity, Layer, Service, Stack};
 use crate::transport::{Address, AddressError};
+pub(crate) use core::close_thread;
 pub use cx::{Args, ClientCx};
 pub use discovery::{Discovery, DiscoveryError, Instance};
 pub use layers::Governed;

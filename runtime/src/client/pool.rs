@@ -229,6 +229,14 @@ impl EndpointPool {
         }
     }
 
+    /// Aborts every connection (see [`Connection::abort`]): the runtime is stopping.
+    pub(crate) fn abort_all(&self, why: &str) {
+        self.closed.set(true);
+        for conn in self.conns.borrow_mut().drain(..) {
+            conn.abort(why);
+        }
+    }
+
     /// Closes the connections without calls in flight; returns whether none is left.
     pub(crate) fn close_idle(&self, why: &str) -> bool {
         let mut conns = self.conns.borrow_mut();

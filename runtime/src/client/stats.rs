@@ -71,6 +71,7 @@ impl Counters {
     /// dropped).
     pub(crate) fn new(peer: String, dialect: Dialect) -> Self {
         Registry::with_core(|c| c.client_connects.add(1));
+        OPEN.set(OPEN.get() + 1);
         let cells = ConnectionCells::open(Side::Client, peer);
         cells.set_dialect(|| dialect_name(dialect));
         Self {
@@ -141,6 +142,16 @@ impl Counters {
     }
 }
 
+thread_local! {
+    /// Client connections alive on this thread.
+    static OPEN: Cell<usize> = const { Cell::new(0) };
+}
+
+/// Client connections alive on this thread (not yet dropped).
+pub(crate) fn open_on_this_thread() -> usize {
+    OPEN.get()
+}
+
 /// `Framing/Protocol`, as connections report it.
 pub(crate) fn dialect_name(dialect: Dialect) -> String {
     format!("{:?}/{:?}", dialect.framing, dialect.protocol)
@@ -149,6 +160,7 @@ pub(crate) fn dialect_name(dialect: Dialect) -> String {
 impl Drop for Counters {
     fn drop(&mut self) {
         Registry::with_core(|c| c.client_closed.add(1));
+        let _ = OPEN.try_with(|open| open.set(open.get().saturating_sub(1)));
     }
 }
 

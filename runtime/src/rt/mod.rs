@@ -129,7 +129,9 @@ impl WorkerConfig {
 }
 
 /// Runs `fut` to completion on a new monoio runtime with `driver` (already resolved) on
-/// the calling thread, with timers enabled.
+/// the calling thread, with timers enabled. Then closes the thread's client connections
+/// (waiting at most 100 ms for their tasks to end), so that no socket outlives the
+/// runtime.
 pub fn block_on<F: Future>(driver: Driver, fut: F) -> io::Result<F::Output> {
     log_driver_once(driver);
     /// Marks the thread as running a runtime until dropped.
@@ -140,6 +142,11 @@ pub fn block_on<F: Future>(driver: Driver, fut: F) -> io::Result<F::Output> {
         }
     }
     let _inside = Inside(IN_RUNTIME.replace(true));
+    let fut = async {
+        let out = fut.await;
+        crate::client::close_thread(std::time::Duration::from_millis(100)).await;
+        out
+    };
     match driver.resolve() {
         Driver::Epoll => Ok(monoio::RuntimeBuilder::<monoio::LegacyDriver>::new()
             .enable_timer()
