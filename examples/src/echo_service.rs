@@ -26,6 +26,7 @@ impl base::Base for EchoHandler {
 
 impl echo::Echo for EchoHandler {
     async fn echo(&self, msg: BytesStr) -> Result<BytesStr, echo::EchoError> {
+        tracing::debug!(bytes = msg.len(), "echoing");
         match msg.as_str() {
             "fail" => Err(EchoError {
                 code: 7,

@@ -8,11 +8,11 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use ringrpc::codec::BytesStr;
 use ringrpc::metainfo::{self, MetaInfo, TraceContext};
 use ringrpc::rt::block_on;
 use ringrpc::{Client, Driver, Server};
-use ringrpc_examples::echo::echo::{base, echo};
+use ringrpc_examples::echo::echo::echo;
+use ringrpc_examples::echo_service::EchoHandler;
 use tracing::field::{Field, Visit};
 use tracing::span::{Attributes, Id, Record};
 use tracing::{Event, Metadata, Subscriber};
@@ -48,7 +48,7 @@ impl Visit for Fields<'_> {
 
 impl Subscriber for Capture {
     fn enabled(&self, metadata: &Metadata<'_>) -> bool {
-        metadata.target().starts_with("ringrpc") || metadata.target().starts_with("tracing_spans")
+        metadata.target().starts_with("ringrpc")
     }
     fn new_span(&self, span: &Attributes<'_>) -> Id {
         let id = self.next.fetch_add(1, Ordering::Relaxed) + 1;
@@ -83,35 +83,13 @@ impl Subscriber for Capture {
     }
 }
 
-#[derive(Clone)]
-struct Logging;
-
-impl base::Base for Logging {
-    async fn ping(&self) -> Result<BytesStr, base::PingError> {
-        Ok(BytesStr::from_static("pong"))
-    }
-}
-
-impl echo::Echo for Logging {
-    async fn echo(&self, msg: BytesStr) -> Result<BytesStr, echo::EchoError> {
-        tracing::info!("handling an echo");
-        Ok(msg)
-    }
-    async fn notify(&self, _event: BytesStr) -> Result<(), echo::NotifyError> {
-        Ok(())
-    }
-    async fn reset(&self) -> Result<(), echo::ResetError> {
-        Ok(())
-    }
-}
-
 #[test]
 fn handlers_log_inside_a_span_that_names_the_call_and_its_trace() {
     let capture = Capture::default();
     tracing::subscriber::set_global_default(capture.clone()).unwrap();
     let server = Server::builder()
         .workers(1)
-        .serve("127.0.0.1:0", || echo::Server::new(Logging))
+        .serve("127.0.0.1:0", || echo::Server::new(EchoHandler::default()))
         .unwrap();
     let client = Client::builder(&server.address().to_string())
         .build()
@@ -134,7 +112,7 @@ fn handlers_log_inside_a_span_that_names_the_call_and_its_trace() {
     let (_, in_span) = seen
         .events
         .iter()
-        .find(|(message, _)| message == "handling an echo")
+        .find(|(message, _)| message == "echoing")
         .expect("the handler logged");
     let (name, fields) = &seen.spans[&in_span.expect("the handler's log is inside a span")];
     assert_eq!(name, "rpc.server");

@@ -316,7 +316,7 @@ fn tonic_client(
 }
 
 /// The median of a set of values (NaN for none).
-fn median(mut values: Vec<f64>) -> f64 {
+pub(super) fn median(mut values: Vec<f64>) -> f64 {
     values.sort_by(f64::total_cmp);
     match values.len() {
         0 => f64::NAN,

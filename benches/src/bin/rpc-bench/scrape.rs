@@ -14,6 +14,7 @@ use clap::Args;
 use ringrpc::transport::Address;
 use ringrpc_bench::report::Row;
 
+use super::compare::median;
 use super::{
     BenchResult, Common, Kind, LoadArgs, load_spec, measure, ours_server_args, setup_name,
     start_server, stop_server,
@@ -83,15 +84,6 @@ fn free_admin_address() -> BenchResult<String> {
 
 /// Reads one figure of a run.
 type Figure = fn(&Row) -> f64;
-
-fn median(mut values: Vec<f64>) -> f64 {
-    values.sort_by(f64::total_cmp);
-    match values.len() {
-        0 => f64::NAN,
-        n if n % 2 == 1 => values[n / 2],
-        n => (values[n / 2 - 1] + values[n / 2]) / 2.0,
-    }
-}
 
 pub(crate) fn scrape(a: ScrapeArgs) -> BenchResult<()> {
     let every = Duration::from_millis(a.every_ms.max(1));
