@@ -176,7 +176,7 @@ pub(crate) fn metrics(json: &Value) -> String {
             ]
         })
         .collect();
-    render(
+    let mut out = render(
         &[
             "FAMILY",
             "METHOD",
@@ -189,7 +189,55 @@ pub(crate) fn metrics(json: &Value) -> String {
             "P99",
         ],
         &rows,
-    )
+    );
+    out.push('\n');
+    out.push_str(&cores(json));
+    out
+}
+
+/// Connections by core, and ConnShard's reuse: client requests per connection opened.
+fn cores(json: &Value) -> String {
+    const KEYS: [&str; 7] = [
+        "core",
+        "server_open",
+        "server_accepted",
+        "server_refused",
+        "client_open",
+        "client_connects",
+        "client_connect_failures",
+    ];
+    let rows: Vec<Vec<String>> = items(&json["cores"])
+        .iter()
+        .map(|c| KEYS.iter().map(|k| text(&c[*k])).collect())
+        .collect();
+    let mut out = render(
+        &[
+            "CORE",
+            "SERVER-OPEN",
+            "ACCEPTED",
+            "REFUSED",
+            "CLIENT-OPEN",
+            "CONNECTS",
+            "CONNECT-FAILED",
+        ],
+        &rows,
+    );
+    let attempts: u64 = items(&json["calls"])
+        .iter()
+        .filter(|c| c["family"] == "client_attempt")
+        .map(|c| c["requests"].as_u64().unwrap_or(0))
+        .sum();
+    let connects: u64 = items(&json["cores"])
+        .iter()
+        .map(|c| c["client_connects"].as_u64().unwrap_or(0))
+        .sum();
+    if connects > 0 {
+        out.push_str(&format!(
+            "\nclient requests per connection opened: {:.1} ({attempts} requests, {connects} connections)\n",
+            attempts as f64 / connects as f64
+        ));
+    }
+    out
 }
 
 pub(crate) fn health(json: &Value) -> String {

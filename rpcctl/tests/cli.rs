@@ -88,6 +88,11 @@ fn every_command_answers_from_a_live_process() {
         .find(|l| l.starts_with("server ") && l.contains("Echo.echo"))
         .unwrap_or_else(|| panic!("{table}"));
     assert!(server_row.contains("application=1"), "{server_row}");
+    assert!(table.contains("CLIENT-OPEN"), "{table}");
+    assert!(
+        table.contains("client requests per connection opened: "),
+        "{table}"
+    );
     let json = stdout(&rpcctl(&admin, &["--format", "json", "metrics"]));
     let json: serde_json::Value = serde_json::from_str(&json).unwrap();
     assert!(json["calls"].as_array().unwrap().len() >= 3);
