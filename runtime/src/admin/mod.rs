@@ -160,6 +160,13 @@ fn accept_loop(listener: Listener, routes: Routes, stop: &AtomicBool) {
         }
         if let Err(e) = served {
             tracing::debug!("admin request failed: {e}");
+            // Out of descriptors and the like: do not spin.
+            if matches!(
+                e.raw_os_error(),
+                Some(libc::EMFILE | libc::ENFILE | libc::ENOMEM)
+            ) {
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
         }
     }
 }

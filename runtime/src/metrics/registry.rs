@@ -97,7 +97,14 @@ impl ErrorKind {
         match family {
             Family::Server => matches!(
                 self,
-                Exception | Application | UnknownMethod | Protocol | Rejected | Panic | Encode
+                Exception
+                    | Application
+                    | UnknownMethod
+                    | Protocol
+                    | Rejected
+                    | Panic
+                    | Encode
+                    | Cancelled
             ),
             Family::ClientCall | Family::ClientAttempt => matches!(
                 self,
