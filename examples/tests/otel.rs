@@ -18,7 +18,7 @@ use opentelemetry_proto::tonic::trace::v1::Span;
 use opentelemetry_proto::tonic::trace::v1::span::SpanKind;
 use ringrpc::codec::frame::Framing;
 use ringrpc::metainfo::{self, MetaInfo, TraceContext};
-use ringrpc::otel::OtelExporter;
+use ringrpc::otel::{OtelError, OtelExporter};
 use ringrpc::rt::block_on;
 use ringrpc::{Client, Driver, Server};
 use ringrpc_examples::echo::echo::echo;
@@ -318,4 +318,39 @@ fn a_receiver_that_is_down_fails_exports_without_stopping_calls() {
     let error = otel.force_flush().unwrap_err();
     assert!(error.to_string().contains("OTLP export failed"), "{error}");
     assert_eq!((otel.exported(), otel.failed()), (0, 1));
+}
+
+#[test]
+fn bad_settings_are_refused_by_name() {
+    for (endpoint, reason) in [
+        ("127.0.0.1:4317", "expected http://host:port"),
+        ("https://collector:4317", "https needs TLS"),
+        ("grpc://collector:4317", "scheme `grpc`"),
+        ("http://", "no host"),
+        ("http://:4317", "no host"),
+        ("http://collector:43x7", "port `43x7`"),
+    ] {
+        let error = OtelExporter::builder()
+            .endpoint(endpoint)
+            .start()
+            .unwrap_err();
+        let text = error.to_string();
+        assert!(
+            text.contains(&format!("OTLP endpoint `{endpoint}`")) && text.contains(reason),
+            "{endpoint}: {text}"
+        );
+    }
+    let error = OtelExporter::builder()
+        .queue_capacity(0)
+        .start()
+        .unwrap_err();
+    assert_eq!(
+        error,
+        OtelError::Config("queue_capacity must be at least 1".into())
+    );
+    // Good endpoints start (the client connects lazily, so nothing needs to listen).
+    for endpoint in ["http://127.0.0.1:9", "http://[::1]:9", "http://localhost"] {
+        let otel = OtelExporter::builder().endpoint(endpoint).start();
+        assert!(otel.is_ok(), "{endpoint}: {:?}", otel.err());
+    }
 }
