@@ -174,8 +174,9 @@ fn a_call_exports_a_client_and_a_server_span_of_one_trace() {
         .unwrap();
     let client = Client::builder(&server.address().to_string())
         .framing(Framing::TTHeader)
-        // Tests run in parallel on a small machine: the first call may connect slowly.
-        .timeout(Duration::from_secs(10))
+        // Tests run in parallel on a small machine: the first call may connect slowly (echo's
+        // IDL gives it 200 ms).
+        .policy("*", "timeout_ms", 10_000u64)
         .build()
         .unwrap();
     let scope = TraceContext {
