@@ -23,11 +23,18 @@ cargo fmt --manifest-path benches/peers/Cargo.toml -- --check
 step "cargo clippy --workspace --all-targets -D warnings"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
+step "cargo clippy, feature otel (ringrpc::otel and its test)"
+cargo clippy -p ringrpc -p ringrpc-examples --features ringrpc-examples/otel --all-targets --locked -- -D warnings
+
 step "cargo doc --workspace (rustdoc warnings are errors)"
 RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked
 
 step "cargo test --workspace"
 cargo test --workspace --locked
+
+step "feature otel: spans exported over OTLP to a receiver in the test form one trace"
+cargo test -p ringrpc --features otel --locked --doc otel
+cargo test -p ringrpc-examples --features otel --locked --test otel
 
 step "golden vectors match what the independent Python implementations produce"
 .venv/bin/python codec/tests/golden/gen_golden.py --check

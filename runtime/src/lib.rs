@@ -12,6 +12,8 @@ pub mod health;
 pub mod metainfo;
 pub mod method;
 pub mod metrics;
+#[cfg(feature = "otel")]
+pub mod otel;
 pub mod policy;
 pub mod rt;
 pub mod server;

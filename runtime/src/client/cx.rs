@@ -80,6 +80,10 @@ pub struct ClientCx {
     /// Where the balancer records the endpoint it chose (a hedged call's first attempt,
     /// which its backup request avoids).
     pub(crate) picked: Option<Rc<std::cell::Cell<Option<u64>>>>,
+    /// The call's own exported span (`otel`, span enabled): the `traceparent` it sends, so
+    /// the server's span is a child of this call's `rpc.client` span.
+    #[cfg(feature = "otel")]
+    pub(crate) traceparent: Option<crate::metainfo::TraceContext>,
 }
 
 impl fmt::Debug for ClientCx {

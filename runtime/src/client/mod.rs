@@ -501,6 +501,8 @@ where
             avoid: None,
             attempt: 1,
             picked: None,
+            #[cfg(feature = "otel")]
+            traceparent: None,
         };
         let span = tracing::debug_span!(
             "rpc.client",
@@ -513,8 +515,16 @@ where
         let sent = if span.is_disabled() {
             stack.call(&mut cx, Args { args }).await
         } else {
-            if let Some(trace) = crate::metainfo::with(|m| m.trace().copied()).flatten() {
+            let scope =
+                crate::metainfo::with(|m| m.trace().map(|t| (*t, m.trace_state().cloned())))
+                    .flatten();
+            if let Some((trace, _)) = &scope {
                 span.record("traceparent", tracing::field::display(trace));
+            }
+            #[cfg(feature = "otel")]
+            {
+                let (trace, state) = scope.as_ref().map(|(t, s)| (t, s.as_ref())).unzip();
+                cx.traceparent = crate::otel::link_client_span(&span, trace, state.flatten());
             }
             stack.call(&mut cx, Args { args }).instrument(span).await
         };

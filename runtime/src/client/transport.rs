@@ -160,7 +160,15 @@ fn send(
         Naming::Multiplexed => multiplexed_name(method.service, method),
         Naming::MultiplexedAs(service) => multiplexed_name(service, method),
     };
+    #[cfg(not(feature = "otel"))]
     let metainfo = crate::metainfo::with(|m| m.request_header()).flatten();
+    // The call's own exported span goes out as its `traceparent`, scope or not.
+    #[cfg(feature = "otel")]
+    let metainfo = match cx.traceparent {
+        Some(own) => crate::metainfo::with(|m| m.request_header_as(Some(own)))
+            .unwrap_or_else(|| crate::metainfo::MetaInfo::new().request_header_as(Some(own))),
+        None => crate::metainfo::with(|m| m.request_header()).flatten(),
+    };
     Ok(if settings.dialect.framing == Framing::TTHeader {
         // Tell the server how long the caller will wait (Kitex's RPCTimeout).
         let ms = timeout_text(left.as_millis().max(1) as u64);

@@ -221,6 +221,13 @@ impl MetaInfo {
 
     /// Client side: the header of a call made in this scope, if it has anything to send.
     pub(crate) fn request_header(&self) -> Option<Metadata> {
+        self.request_header_as(None)
+    }
+
+    /// Client side: the header of a call made in this scope whose `traceparent` is `own`
+    /// (the call's own span, exported by `otel`) rather than a fresh child of the scope's
+    /// trace.
+    pub(crate) fn request_header_as(&self, own: Option<TraceContext>) -> Option<Metadata> {
         let mut header = Metadata::new();
         for (kind, key, value) in &self.entries {
             let prefix = match kind {
@@ -230,8 +237,13 @@ impl MetaInfo {
             };
             header.insert(format!("{prefix}{key}"), value.clone());
         }
+        if let Some(own) = own {
+            header.insert(TRACEPARENT, own.to_string());
+        }
         if let Some((context, state)) = &self.trace {
-            header.insert(TRACEPARENT, context.child().to_string());
+            if own.is_none() {
+                header.insert(TRACEPARENT, context.child().to_string());
+            }
             if let Some(state) = state {
                 header.insert(TRACESTATE, state.clone());
             }

@@ -440,8 +440,12 @@ fn call_span(method: &str, info: Option<&MetaInfo>) -> tracing::Span {
         traceparent = tracing::field::Empty,
     );
     if !span.is_disabled() {
-        if let Some(trace) = info.and_then(MetaInfo::trace) {
-            span.record("traceparent", tracing::field::display(trace));
+        if let Some(info) = info {
+            if let Some(trace) = info.trace() {
+                span.record("traceparent", tracing::field::display(trace));
+                #[cfg(feature = "otel")]
+                crate::otel::link_server_span(&span, trace, info.trace_state());
+            }
         }
     }
     span

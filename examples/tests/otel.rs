@@ -1,0 +1,357 @@
+//! OpenTelemetry export (`--features otel`): a real OTLP/gRPC receiver (tonic, on a tokio
+//! thread of its own) in this process; a ringrpc client and server whose `rpc.client` and
+//! `rpc.server` spans reach it as one trace; a stalled receiver, whose full queue drops and
+//! counts spans instead of blocking; and the guard's drop, which exports what is queued.
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::{
+    TraceService, TraceServiceServer,
+};
+use opentelemetry_proto::tonic::collector::trace::v1::{
+    ExportTraceServiceRequest, ExportTraceServiceResponse,
+};
+use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value};
+use opentelemetry_proto::tonic::trace::v1::Span;
+use opentelemetry_proto::tonic::trace::v1::span::SpanKind;
+use ringrpc::codec::frame::Framing;
+use ringrpc::metainfo::{self, MetaInfo, TraceContext};
+use ringrpc::otel::{OtelError, OtelExporter};
+use ringrpc::rt::block_on;
+use ringrpc::{Client, Driver, Server};
+use ringrpc_examples::echo::echo::echo;
+use ringrpc_examples::echo_service::EchoHandler;
+use tracing_subscriber::layer::SubscriberExt;
+
+/// A received span with its resource's `service.name`.
+#[derive(Debug, Clone)]
+struct Received {
+    service: String,
+    span: Span,
+}
+
+#[derive(Clone)]
+struct Collector {
+    spans: Arc<Mutex<Vec<Received>>>,
+    /// While `true`, exports wait (at most 30 s): a stalled receiver.
+    stalled: Arc<tokio::sync::watch::Sender<bool>>,
+}
+
+#[tonic::async_trait]
+impl TraceService for Collector {
+    async fn export(
+        &self,
+        request: tonic::Request<ExportTraceServiceRequest>,
+    ) -> Result<tonic::Response<ExportTraceServiceResponse>, tonic::Status> {
+        let mut stalled = self.stalled.subscribe();
+        let _ = tokio::time::timeout(Duration::from_secs(30), stalled.wait_for(|s| !*s)).await;
+        let mut spans = self.spans.lock().unwrap();
+        for resource_spans in request.into_inner().resource_spans {
+            let service = resource_spans
+                .resource
+                .as_ref()
+                .and_then(|r| text(&r.attributes, "service.name"))
+                .unwrap_or_default();
+            for scope in resource_spans.scope_spans {
+                for span in scope.spans {
+                    spans.push(Received {
+                        service: service.clone(),
+                        span,
+                    });
+                }
+            }
+        }
+        Ok(tonic::Response::new(ExportTraceServiceResponse {
+            partial_success: None,
+        }))
+    }
+}
+
+/// An OTLP/gRPC receiver on 127.0.0.1, stopped when dropped.
+struct Receiver {
+    address: SocketAddr,
+    collector: Collector,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Receiver {
+    fn start(stalled: bool) -> Receiver {
+        let collector = Collector {
+            spans: Arc::default(),
+            stalled: Arc::new(tokio::sync::watch::channel(stalled).0),
+        };
+        let service = TraceServiceServer::new(collector.clone());
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let (bound, address) = std::sync::mpsc::channel();
+        let thread = std::thread::spawn(move || {
+            // The receiver's own (h2, tonic) spans are not part of the test.
+            let _quiet = tracing::subscriber::set_default(tracing::subscriber::NoSubscriber::new());
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            runtime.block_on(async move {
+                let incoming =
+                    tonic::transport::server::TcpIncoming::bind("127.0.0.1:0".parse().unwrap())
+                        .unwrap();
+                bound.send(incoming.local_addr().unwrap()).unwrap();
+                tonic::transport::Server::builder()
+                    .add_service(service)
+                    .serve_with_incoming_shutdown(incoming, async {
+                        let _ = stopped.await;
+                    })
+                    .await
+                    .unwrap();
+            });
+        });
+        let address = address.recv_timeout(Duration::from_secs(10)).unwrap();
+        Receiver {
+            address,
+            collector,
+            stop: Some(stop),
+            thread: Some(thread),
+        }
+    }
+
+    fn endpoint(&self) -> String {
+        format!("http://{}", self.address)
+    }
+
+    fn spans(&self) -> Vec<Received> {
+        self.collector.spans.lock().unwrap().clone()
+    }
+
+    fn release(&self) {
+        self.collector.stalled.send_replace(false);
+    }
+}
+
+impl Drop for Receiver {
+    fn drop(&mut self) {
+        self.release();
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+fn text(attributes: &[KeyValue], key: &str) -> Option<String> {
+    attributes
+        .iter()
+        .find(|kv| kv.key == key)
+        .and_then(|kv| match &kv.value {
+            Some(AnyValue {
+                value: Some(any_value::Value::StringValue(s)),
+            }) => Some(s.clone()),
+            _ => None,
+        })
+}
+
+fn named<'a>(spans: &'a [Received], name: &str) -> Vec<&'a Received> {
+    spans.iter().filter(|r| r.span.name == name).collect()
+}
+
+#[test]
+fn a_call_exports_a_client_and_a_server_span_of_one_trace() {
+    let receiver = Receiver::start(false);
+    let otel = OtelExporter::builder()
+        .endpoint(receiver.endpoint())
+        .service_name("otel-test")
+        .start()
+        .unwrap();
+    // The workers' threads report spans too: a global subscriber (this test's own process).
+    tracing::subscriber::set_global_default(tracing_subscriber::registry().with(otel.layer()))
+        .unwrap();
+    let server = Server::builder()
+        .workers(1)
+        .serve("127.0.0.1:0", || echo::Server::new(EchoHandler::default()))
+        .unwrap();
+    let client = Client::builder(&server.address().to_string())
+        .framing(Framing::TTHeader)
+        // Tests run in parallel on a small machine: the first call may connect slowly (echo's
+        // IDL gives it 200 ms).
+        .policy("*", "timeout_ms", 10_000u64)
+        .build()
+        .unwrap();
+    let scope = TraceContext {
+        trace_id: [0xab; 16],
+        parent_id: [0x01; 8],
+        flags: 1,
+    };
+    block_on(Driver::Auto, async {
+        let client = echo::Client::new(client.clone());
+        let mut info = MetaInfo::new();
+        info.set_trace(scope, None);
+        let reply = metainfo::scope(info, async { client.echo("in scope".into()).await }).await;
+        assert_eq!(reply.unwrap(), "in scope");
+        // Outside any scope the client span starts a trace of its own.
+        assert_eq!(client.echo("no scope".into()).await.unwrap(), "no scope");
+    })
+    .unwrap();
+    // Every server span has ended once the workers are gone.
+    server.shutdown().unwrap();
+    otel.force_flush().unwrap();
+
+    let spans = receiver.spans();
+    let clients = named(&spans, "rpc.client");
+    let servers = named(&spans, "rpc.server");
+    assert_eq!((clients.len(), servers.len()), (2, 2), "{spans:#?}");
+    for received in &spans {
+        assert_eq!(received.service, "otel-test");
+    }
+    // Each server span's parent is one of the client spans.
+    let pair = |client: &Span| {
+        let server = servers
+            .iter()
+            .find(|s| s.span.parent_span_id == client.span_id)
+            .unwrap_or_else(|| panic!("no server span under {client:?}: {spans:#?}"));
+        (client.clone(), server.span.clone())
+    };
+    let (in_scope, no_scope): (Vec<&Received>, Vec<&Received>) = clients
+        .into_iter()
+        .partition(|c| c.span.trace_id == [0xab; 16]);
+    assert_eq!((in_scope.len(), no_scope.len()), (1, 1), "{spans:#?}");
+    // The first call: its trace is the scope's, its parent the scope's span.
+    let (client_span, server_span) = &pair(&in_scope[0].span);
+    assert_eq!(client_span.trace_id, [0xab; 16]);
+    assert_eq!(client_span.parent_span_id, [0x01; 8]);
+    assert_eq!(server_span.trace_id, [0xab; 16]);
+    assert_eq!(server_span.parent_span_id, client_span.span_id);
+    assert_ne!(server_span.span_id, client_span.span_id);
+    assert_eq!(client_span.kind, SpanKind::Client as i32);
+    assert_eq!(server_span.kind, SpanKind::Server as i32);
+    for span in [client_span, server_span] {
+        assert_eq!(
+            text(&span.attributes, "rpc.method").as_deref(),
+            Some("echo")
+        );
+        assert_eq!(
+            text(&span.attributes, "rpc.system").as_deref(),
+            Some("apache_thrift")
+        );
+    }
+    assert_eq!(
+        text(&client_span.attributes, "rpc.service").as_deref(),
+        Some("Echo")
+    );
+    // The second call: a new trace rooted at the client span, the server span its child.
+    let (client_span, server_span) = &pair(&no_scope[0].span);
+    assert!(client_span.parent_span_id.is_empty(), "{client_span:?}");
+    assert_ne!(client_span.trace_id, [0xab; 16]);
+    assert_eq!(server_span.trace_id, client_span.trace_id);
+    assert_eq!(server_span.parent_span_id, client_span.span_id);
+    assert_eq!((otel.dropped(), otel.failed()), (0, 0));
+    assert_eq!(otel.exported(), 4);
+}
+
+#[test]
+fn a_full_queue_drops_and_counts_spans_instead_of_blocking() {
+    let receiver = Receiver::start(true);
+    let otel = OtelExporter::builder()
+        .endpoint(receiver.endpoint())
+        .queue_capacity(8)
+        .max_batch(8)
+        .start()
+        .unwrap();
+    let subscriber = tracing_subscriber::registry().with(otel.layer());
+    let burst = 200;
+    let started = Instant::now();
+    tracing::subscriber::with_default(subscriber, || {
+        for i in 0..burst {
+            tracing::info_span!("burst", i).in_scope(|| {});
+        }
+    });
+    let took = started.elapsed();
+    // The side thread took at most one batch before its export stalled, the queue 8 more.
+    let dropped = otel.dropped();
+    assert!(dropped >= burst - 16, "dropped {dropped} of {burst}");
+    assert!(
+        took < Duration::from_secs(5),
+        "ending spans waited for the stalled receiver: {took:?}"
+    );
+    receiver.release();
+    drop(otel);
+    let got = named(&receiver.spans(), "burst").len() as u64;
+    assert_eq!(got + dropped, burst, "every span not dropped was exported");
+}
+
+#[test]
+fn dropping_the_guard_exports_what_is_queued() {
+    let receiver = Receiver::start(false);
+    let otel = OtelExporter::builder()
+        .endpoint(receiver.endpoint())
+        .batch_interval(Duration::from_secs(600))
+        .start()
+        .unwrap();
+    let subscriber = tracing_subscriber::registry().with(otel.layer());
+    tracing::subscriber::with_default(subscriber, || {
+        for i in 0..3 {
+            tracing::info_span!("queued", i).in_scope(|| {});
+        }
+    });
+    assert!(receiver.spans().is_empty(), "nothing due before the drop");
+    let started = Instant::now();
+    drop(otel);
+    assert_eq!(named(&receiver.spans(), "queued").len(), 3);
+    assert!(started.elapsed() < Duration::from_secs(5));
+}
+
+#[test]
+fn a_receiver_that_is_down_fails_exports_without_stopping_calls() {
+    let free = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let endpoint = format!("http://{}", free.local_addr().unwrap());
+    drop(free);
+    let otel = OtelExporter::builder()
+        .endpoint(endpoint)
+        .export_timeout(Duration::from_secs(2))
+        .start()
+        .unwrap();
+    let subscriber = tracing_subscriber::registry().with(otel.layer());
+    tracing::subscriber::with_default(subscriber, || {
+        tracing::info_span!("lost").in_scope(|| {});
+    });
+    let error = otel.force_flush().unwrap_err();
+    assert!(error.to_string().contains("OTLP export failed"), "{error}");
+    assert_eq!((otel.exported(), otel.failed()), (0, 1));
+}
+
+#[test]
+fn bad_settings_are_refused_by_name() {
+    for (endpoint, reason) in [
+        ("127.0.0.1:4317", "expected http://host:port"),
+        ("https://collector:4317", "https needs TLS"),
+        ("grpc://collector:4317", "scheme `grpc`"),
+        ("http://", "no host"),
+        ("http://:4317", "no host"),
+        ("http://collector:43x7", "port `43x7`"),
+    ] {
+        let error = OtelExporter::builder()
+            .endpoint(endpoint)
+            .start()
+            .unwrap_err();
+        let text = error.to_string();
+        assert!(
+            text.contains(&format!("OTLP endpoint `{endpoint}`")) && text.contains(reason),
+            "{endpoint}: {text}"
+        );
+    }
+    let error = OtelExporter::builder()
+        .queue_capacity(0)
+        .start()
+        .unwrap_err();
+    assert_eq!(
+        error,
+        OtelError::Config("queue_capacity must be at least 1".into())
+    );
+    // Good endpoints start (the client connects lazily, so nothing needs to listen).
+    for endpoint in ["http://127.0.0.1:9", "http://[::1]:9", "http://localhost"] {
+        let otel = OtelExporter::builder().endpoint(endpoint).start();
+        assert!(otel.is_ok(), "{endpoint}: {:?}", otel.err());
+    }
+}
