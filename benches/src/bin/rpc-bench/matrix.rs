@@ -209,8 +209,8 @@ pub(crate) fn matrix(a: MatrixArgs) -> BenchResult<()> {
 
 /// The failover scenario's two settings: with retries (the default) and without.
 const FAILOVERS: [(&str, &[&str]); 2] = [
-    ("retries (default)", &[]),
-    ("--attempts 1", &["--attempts", "1"]),
+    ("with retries (the default)", &[]),
+    ("without retries (`--attempts 1`)", &["--attempts", "1"]),
 ];
 
 fn validate(a: &MatrixArgs) -> BenchResult<()> {
@@ -240,6 +240,9 @@ fn validate(a: &MatrixArgs) -> BenchResult<()> {
     }
     if a.concurrency.contains(&0) {
         return Err("--concurrency: every value must be at least 1".into());
+    }
+    if let Some(c) = a.cdf_concurrency.filter(|c| !a.concurrency.contains(c)) {
+        return Err(format!("--cdf-concurrency {c}: not one of --concurrency").into());
     }
     if let Some(&p) = a.payloads.iter().find(|&&p| p > 16 << 20) {
         return Err(format!("--payloads {p}: at most 16 MiB").into());
