@@ -189,6 +189,11 @@ fn matrix_writes_a_report_with_tables_plots_and_runs() {
     assert!(report.contains("## Memory over a long run"), "{report}");
     assert!(report.contains("KiB/min"), "{report}");
 
+    let soak = std::fs::read_to_string(out_dir.join("soak.json")).expect("soak.json");
+    assert!(
+        soak.contains("\"server_rss_growth_kib_per_min\":"),
+        "{soak}"
+    );
     let runs = std::fs::read_to_string(out_dir.join("runs.jsonl")).expect("runs.jsonl");
     assert_eq!(runs.lines().count(), 2, "{runs}");
     for run in runs.lines() {

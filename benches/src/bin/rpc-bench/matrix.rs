@@ -3,7 +3,7 @@
 //! framed ping-pong or TTHeader mux; tonic: TCP), in rounds whose order is shuffled with a
 //! seed, with a progress bar. Then a soak run (the server's memory over a long run) and the
 //! failover scenario (error rate and recovery), and a report directory: `report.md`
-//! (medians per cell, plots, soak, failover), SVG plots and `runs.jsonl`.
+//! (medians per cell, plots, soak, failover), SVG plots, `runs.jsonl` and `soak.json`.
 
 use std::fmt::Write as _;
 use std::io::Write as _;
@@ -189,7 +189,12 @@ pub(crate) fn matrix(a: MatrixArgs) -> BenchResult<()> {
             ..bench
         };
         match run_cell(&soak, &cell) {
-            Ok(row) => extras.soak = Some(row),
+            Ok(row) => {
+                let path = a.out.join("soak.json");
+                std::fs::write(&path, row.json() + "\n")
+                    .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+                extras.soak = Some(row);
+            }
             Err(e) => extras.failed.push((cell, format!("soak: {e}"))),
         }
         bar.inc(1);
