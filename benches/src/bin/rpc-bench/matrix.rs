@@ -113,6 +113,8 @@ pub(crate) struct MatrixArgs {
 
 /// What the report needs besides the runs.
 struct Extras {
+    /// `/proc/loadavg`'s 1, 5 and 15 minute figures before the first run.
+    load_at_start: String,
     failed: Vec<(Cell, String)>,
     soak: Option<Row>,
     failover: Vec<(&'static str, String)>,
@@ -150,6 +152,17 @@ pub(crate) fn matrix(a: MatrixArgs) -> BenchResult<()> {
         (a.rounds * cells.len()) as f64 * per_run + a.soak + failover_s,
         a.out.display()
     );
+    let busy = load_average()
+        .split_whitespace()
+        .next()
+        .and_then(|l| l.parse::<f64>().ok())
+        .filter(|&l| l > 0.8);
+    if let Some(load) = busy {
+        eprintln!(
+            "note: the load average is {load} before the first run: something else is busy, \
+             expect noisy figures"
+        );
+    }
     let bar = ProgressBar::new(steps as u64);
     bar.set_style(
         ProgressStyle::with_template("{elapsed_precise} [{bar:30}] {pos}/{len} eta {eta} {msg}")
@@ -158,6 +171,7 @@ pub(crate) fn matrix(a: MatrixArgs) -> BenchResult<()> {
     );
     let mut rows = Vec::new();
     let mut extras = Extras {
+        load_at_start: load_average(),
         failed: Vec::new(),
         soak: None,
         failover: Vec::new(),
@@ -394,17 +408,26 @@ fn failover(a: &MatrixArgs, extra: &[&str]) -> String {
     run().unwrap_or_else(|e| format!("The failover scenario did not run: {e}\n"))
 }
 
+/// The 1, 5 and 15 minute load averages (empty if `/proc/loadavg` cannot be read).
+fn load_average() -> String {
+    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    load.split_whitespace()
+        .take(3)
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 /// Writes `report.md` and its plots into `--out`; returns the report's path.
 fn write_report(a: &MatrixArgs, rows: &[Row], extras: &Extras) -> BenchResult<PathBuf> {
     let cells = medians(rows);
     let mut md = String::new();
     let command: Vec<String> = std::env::args().skip(1).collect();
-    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
     let _ = write!(
         md,
         "# rpc-bench matrix\n\n\
          Command: `rpc-bench {}`\n\n\
-         Machine: {} CPUs, Linux {}, load average at the end `{}`. Servers pinned to cores \
+         Machine: {} CPUs, Linux {}, load average `{}` before the first run, `{}` at the \
+         end. Servers pinned to cores \
          {:?}, load to {:?}. {} round(s) in shuffled order (seed {}), {} s measured after {} s \
          of warm-up per run; figures are medians over rounds.\n\n",
         command.join(" "),
@@ -412,10 +435,8 @@ fn write_report(a: &MatrixArgs, rows: &[Row], extras: &Extras) -> BenchResult<Pa
         std::fs::read_to_string("/proc/sys/kernel/osrelease")
             .unwrap_or_default()
             .trim(),
-        load.split_whitespace()
-            .take(3)
-            .collect::<Vec<_>>()
-            .join(" "),
+        extras.load_at_start,
+        load_average(),
         a.server_cores,
         a.client_cores,
         a.rounds,
