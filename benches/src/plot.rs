@@ -4,6 +4,7 @@
 use std::io;
 use std::path::Path;
 
+use plotters::element::{DashedPathElement, IntoDynElement};
 use plotters::prelude::*;
 
 /// One line of a chart.
@@ -85,13 +86,24 @@ pub fn log_x_chart(path: &Path, chart: &Chart<'_>, series: &[Series]) -> io::Res
         let (r, g, b) = COLORS[i % COLORS.len()];
         let color = RGBColor(r, g, b);
         let points: Vec<(f64, f64)> = s.points.iter().filter(finite).copied().collect();
-        c.draw_series(LineSeries::new(
-            points.iter().copied(),
-            color.stroke_width(2),
-        ))
-        .map_err(other)?
-        .label(s.name.as_str())
-        .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2)));
+        // Past ten lines the colors repeat, dashed.
+        let style = color.stroke_width(2);
+        let dashed = (i / COLORS.len()) % 2 == 1;
+        let line = if dashed {
+            c.draw_series(DashedLineSeries::new(points.iter().copied(), 8, 4, style))
+        } else {
+            c.draw_series(LineSeries::new(points.iter().copied(), style))
+        };
+        line.map_err(other)?
+            .label(s.name.as_str())
+            .legend(move |(x, y)| {
+                let path = vec![(x, y), (x + 20, y)];
+                if dashed {
+                    DashedPathElement::new(path, 5, 3, style).into_dyn()
+                } else {
+                    PathElement::new(path, style).into_dyn()
+                }
+            });
         c.draw_series(points.iter().map(|&p| Circle::new(p, 3, color.filled())))
             .map_err(other)?;
     }

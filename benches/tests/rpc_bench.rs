@@ -229,5 +229,22 @@ fn matrix_writes_a_report_with_tables_plots_and_runs() {
             "{svg}: no series {series} in {texts:?}"
         );
     }
+    // The report again from runs.jsonl alone.
+    std::fs::remove_file(out_dir.join("report.md")).unwrap();
+    let again = rpc_bench(&[
+        "matrix",
+        "--report-only",
+        "--out",
+        out_arg,
+        "--concurrency",
+        "1,8",
+    ]);
+    assert!(
+        again.status.success(),
+        "{}",
+        String::from_utf8_lossy(&again.stderr)
+    );
+    let report = std::fs::read_to_string(out_dir.join("report.md")).expect("report.md again");
+    assert!(report.contains("| mux | 64 | 8 | ringrpc |"), "{report}");
     std::fs::remove_dir_all(&out_dir).unwrap();
 }

@@ -105,6 +105,10 @@ pub(crate) struct MatrixArgs {
     /// Leave out the failover scenario (about 30 s: with and without retries).
     #[arg(long)]
     no_failover: bool,
+    /// Run nothing: write the report from `--out`'s `runs.jsonl` (e.g. of an interrupted
+    /// matrix: runs are written as they finish).
+    #[arg(long)]
+    report_only: bool,
     /// The concurrency of the latency CDF plots (default: 64 if measured, else the
     /// largest).
     #[arg(long)]
@@ -122,6 +126,9 @@ struct Extras {
 
 pub(crate) fn matrix(a: MatrixArgs) -> BenchResult<()> {
     validate(&a)?;
+    if a.report_only {
+        return report_only(&a);
+    }
     let peers = |p| a.peers.contains(&p);
     let peer_bin = if peers(Peer::Volo) || peers(Peer::Tonic) {
         find_peer_bin(a.peer_bin.as_ref())?
@@ -222,6 +229,28 @@ pub(crate) fn matrix(a: MatrixArgs) -> BenchResult<()> {
     }
     bar.finish_and_clear();
     let report = write_report(&a, &rows, &extras)?;
+    println!("{}", report.display());
+    Ok(())
+}
+
+/// Writes the report of the runs in `--out`'s `runs.jsonl`.
+fn report_only(a: &MatrixArgs) -> BenchResult<()> {
+    let jsonl = a.out.join("runs.jsonl");
+    let text = std::fs::read_to_string(&jsonl)
+        .map_err(|e| format!("--report-only: cannot read {}: {e}", jsonl.display()))?;
+    let rows = text
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(Row::from_json)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| format!("{}: {e}", jsonl.display()))?;
+    let extras = Extras {
+        load_at_start: "unknown (--report-only)".into(),
+        failed: Vec::new(),
+        soak: None,
+        failover: Vec::new(),
+    };
+    let report = write_report(a, &rows, &extras)?;
     println!("{}", report.display());
     Ok(())
 }
@@ -516,7 +545,7 @@ fn write_report(a: &MatrixArgs, rows: &[Row], extras: &Extras) -> BenchResult<Pa
     soak_section(&mut md, a, extras.soak.as_ref());
     md.push_str("## Errors and breaker recovery (`rpc-bench failover`)\n\n");
     if extras.failover.is_empty() {
-        md.push_str("Not run (`--no-failover`).\n\n");
+        md.push_str("Not run (`--no-failover`, or `--report-only`).\n\n");
     }
     for (name, text) in &extras.failover {
         let _ = writeln!(md, "### {name}\n\n{text}");
@@ -559,7 +588,7 @@ fn plot(
 fn soak_section(md: &mut String, a: &MatrixArgs, soak: Option<&Row>) {
     md.push_str("## Memory over a long run\n\n");
     let Some(row) = soak else {
-        md.push_str("Not run (`--soak 0`) or failed.\n\n");
+        md.push_str("Not run (`--soak 0`, or `--report-only`) or failed.\n\n");
         return;
     };
     let samples = &row.server_rss_samples;
