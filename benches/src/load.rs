@@ -1,7 +1,8 @@
 //! The load generator of rpc-bench: client threads (pinned, one monoio runtime each) keep
 //! `concurrency` echo calls in flight over `conns` multiplexed ringrpc connections, first
 //! for a warm-up, then for the measured window, recording every call that starts and ends
-//! inside the window.
+//! inside the window. The caller is told when the window begins, ticks and ends (to sample
+//! the server), and gets back the latencies and the client's connection counts.
 
 use std::cell::RefCell;
 use std::io;
@@ -53,11 +54,14 @@ pub struct LoadSpec {
     pub driver: Driver,
 }
 
-/// The edges of the measured window, reported as they pass.
+/// The edges of the measured window, and ticks inside it, reported as they pass.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Edge {
     /// The window starts.
     Begin,
+    /// A moment inside the window: every twentieth of it, at least 50 ms and at most 1 s
+    /// apart (to sample the server's memory over a long run).
+    Tick,
     /// The window ends.
     End,
 }
@@ -73,6 +77,25 @@ pub struct LoadResult {
     pub window: Duration,
     /// Connections used.
     pub connections: usize,
+    /// Connections ringrpc's client opened (`Client::stats().connects`; `None` for the raw
+    /// floor's client, which opens `connections` and never reconnects).
+    pub connects: Option<u64>,
+    /// Calls ringrpc's client sent (warm-up included) over the connections open at the end.
+    pub client_calls: Option<u64>,
+}
+
+/// What one client thread saw.
+#[derive(Debug)]
+struct Tally {
+    latencies: Histogram<u64>,
+    errors: u64,
+    connects: Option<u64>,
+    client_calls: Option<u64>,
+}
+
+/// Adds two optional counts (`None` if either is).
+fn add(a: Option<u64>, b: Option<u64>) -> Option<u64> {
+    Some(a? + b?)
 }
 
 impl LoadResult {
@@ -107,22 +130,42 @@ pub fn run_load(spec: &LoadSpec, mut at_edge: impl FnMut(Edge)) -> io::Result<Lo
     })?;
     std::thread::sleep(begin.saturating_duration_since(Instant::now()));
     at_edge(Edge::Begin);
+    let tick = (spec.duration / 20).clamp(Duration::from_millis(50), Duration::from_secs(1));
+    let ticks = spec.duration.as_nanos() / tick.as_nanos();
+    for _ in 0..ticks {
+        if Instant::now() + tick >= end {
+            break;
+        }
+        std::thread::sleep(tick);
+        at_edge(Edge::Tick);
+    }
     std::thread::sleep(end.saturating_duration_since(Instant::now()));
     at_edge(Edge::End);
-    let mut latencies = Histogram::<u64>::new(3).map_err(io::Error::other)?;
-    let mut errors = 0;
+    let mut total = Tally {
+        latencies: Histogram::<u64>::new(3).map_err(io::Error::other)?,
+        errors: 0,
+        connects: Some(0),
+        client_calls: Some(0),
+    };
     for handle in handles {
-        let (h, e) = handle
+        let tally = handle
             .join()
             .map_err(|_| io::Error::other("a client thread panicked"))???;
-        latencies.add(h).map_err(io::Error::other)?;
-        errors += e;
+        total
+            .latencies
+            .add(tally.latencies)
+            .map_err(io::Error::other)?;
+        total.errors += tally.errors;
+        total.connects = add(total.connects, tally.connects);
+        total.client_calls = add(total.client_calls, tally.client_calls);
     }
     Ok(LoadResult {
-        latencies,
-        errors,
+        latencies: total.latencies,
+        errors: total.errors,
         window: spec.duration,
         connections: spec.conns,
+        connects: total.connects,
+        client_calls: total.client_calls,
     })
 }
 
@@ -135,7 +178,7 @@ async fn raw_client_thread(
     start: Instant,
     begin: Instant,
     end: Instant,
-) -> io::Result<(Histogram<u64>, u64)> {
+) -> io::Result<Tally> {
     let addr = match spec.address.parse::<ringrpc::transport::Address>() {
         Ok(ringrpc::transport::Address::Tcp(addr)) => addr,
         _ => return Err(io::Error::other("the raw floor runs over TCP only")),
@@ -165,7 +208,12 @@ async fn raw_client_thread(
             }
         }
     }
-    Ok((latencies, errors))
+    Ok(Tally {
+        latencies,
+        errors,
+        connects: None,
+        client_calls: None,
+    })
 }
 
 fn report_failure(e: &io::Error) {
@@ -181,8 +229,9 @@ async fn client_thread(
     start: Instant,
     begin: Instant,
     end: Instant,
-) -> io::Result<(Histogram<u64>, u64)> {
+) -> io::Result<Tally> {
     let mut clients = Vec::new();
+    let mut channels = Vec::new();
     for _ in (thread..spec.conns.max(1)).step_by(threads) {
         let channel = ringrpc::Client::builder(&spec.address)
             .framing(spec.framing)
@@ -190,6 +239,7 @@ async fn client_thread(
             .timeout(Duration::from_secs(10))
             .connect()
             .await?;
+        channels.push(channel.clone());
         clients.push(bench_service::Client::new(channel));
     }
     ringrpc::rt::sleep(start.saturating_duration_since(Instant::now())).await;
@@ -250,5 +300,16 @@ async fn client_thread(
     }
     let latencies = latencies.borrow().clone();
     let errors = *errors.borrow();
-    Ok((latencies, errors))
+    let (mut connects, mut client_calls) = (0, 0);
+    for channel in &channels {
+        let stats = channel.stats();
+        connects += stats.connects;
+        client_calls += stats.connections.iter().map(|c| c.calls).sum::<u64>();
+    }
+    Ok(Tally {
+        latencies,
+        errors,
+        connects: Some(connects),
+        client_calls: Some(client_calls),
+    })
 }

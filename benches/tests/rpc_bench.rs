@@ -1,5 +1,6 @@
 //! rpc-bench end to end: `run` starts a server process, loads it and reports a row and a
-//! JSON line with the server's costs.
+//! JSON line with the server's costs; `compare` interleaves servers; `matrix` writes a
+//! report directory (markdown tables, SVG plots, JSON lines).
 
 use std::process::Command;
 
@@ -135,4 +136,115 @@ fn idle_reports_the_servers_memory_per_connection() {
     // A sanity bound (64 KiB read buffers per connection would break it); the target
     // figure itself comes from `rpc-bench idle --conns 10000`.
     assert!(per_connection < 64.0, "{json}");
+}
+
+#[test]
+fn matrix_writes_a_report_with_tables_plots_and_runs() {
+    let out_dir = std::env::temp_dir().join(format!("rpc-bench-matrix-{}", std::process::id()));
+    let out_arg = out_dir.to_str().unwrap();
+    let out = rpc_bench(&[
+        "matrix",
+        "--runtimes",
+        "iouring",
+        "--transports",
+        "tcp",
+        "--framings",
+        "framed",
+        "--modes",
+        "mux",
+        "--payloads",
+        "64",
+        "--concurrency",
+        "1,8",
+        "--peers",
+        "none",
+        "--rounds",
+        "1",
+        "--duration",
+        "0.3",
+        "--warmup",
+        "0.1",
+        "--soak",
+        "0.3",
+        "--no-failover",
+        "--out",
+        out_arg,
+    ]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report = std::fs::read_to_string(out_dir.join("report.md")).expect("report.md");
+    assert!(
+        report.contains("| mode | payload | concurrency | server |"),
+        "{report}"
+    );
+    for concurrency in ["1", "8"] {
+        let row =
+            format!("| mux | 64 | {concurrency} | ringrpc | io_uring/tcp/binary/framed | 1 |");
+        assert!(report.contains(&row), "no {row} in {report}");
+    }
+    assert!(report.contains("## Memory over a long run"), "{report}");
+    assert!(report.contains("KiB/min"), "{report}");
+
+    let soak = std::fs::read_to_string(out_dir.join("soak.json")).expect("soak.json");
+    assert!(
+        soak.contains("\"server_rss_growth_kib_per_min\":"),
+        "{soak}"
+    );
+    let runs = std::fs::read_to_string(out_dir.join("runs.jsonl")).expect("runs.jsonl");
+    assert_eq!(runs.lines().count(), 2, "{runs}");
+    for run in runs.lines() {
+        let run: serde_json::Value = serde_json::from_str(run).expect("a JSON line");
+        assert_eq!(run["errors"], 0, "{run}");
+        assert!(run["connection_reuse"].as_f64().unwrap() > 0.9, "{run}");
+        assert!(run["latency_cdf"].as_array().unwrap().len() > 10, "{run}");
+        assert!(
+            run["server_rss_samples"].as_array().unwrap().len() >= 2,
+            "{run}"
+        );
+    }
+
+    for (svg, series) in [
+        ("qps_mux_64.svg", "ringrpc io_uring/tcp/binary/framed"),
+        ("cdf_mux_64_c8.svg", "ringrpc io_uring/tcp/binary/framed"),
+    ] {
+        assert!(
+            report.contains(&format!("]({svg})")),
+            "{svg} not linked: {report}"
+        );
+        let text = std::fs::read_to_string(out_dir.join(svg)).expect(svg);
+        let doc = roxmltree::Document::parse(&text).expect("the SVG parses as XML");
+        assert_eq!(doc.root_element().tag_name().name(), "svg", "{svg}");
+        let texts: Vec<&str> = doc
+            .descendants()
+            .filter(|n| n.has_tag_name("text"))
+            .filter_map(|n| n.text())
+            .map(str::trim)
+            .collect();
+        assert!(
+            texts.contains(&series),
+            "{svg}: no series {series} in {texts:?}"
+        );
+    }
+    // The report again from runs.jsonl alone.
+    std::fs::remove_file(out_dir.join("report.md")).unwrap();
+    let again = rpc_bench(&[
+        "matrix",
+        "--report-only",
+        "--out",
+        out_arg,
+        "--concurrency",
+        "1,8",
+    ]);
+    assert!(
+        again.status.success(),
+        "{}",
+        String::from_utf8_lossy(&again.stderr)
+    );
+    let report = std::fs::read_to_string(out_dir.join("report.md")).expect("report.md again");
+    assert!(report.contains("| mux | 64 | 8 | ringrpc |"), "{report}");
+    std::fs::remove_dir_all(&out_dir).unwrap();
 }

@@ -1,15 +1,15 @@
 //! tonic's own load client (ringrpc's load generator speaks Thrift, not gRPC): `conns`
 //! eagerly connected channels and `concurrency` closed-loop callers on one tokio
 //! current-thread runtime pinned to a core, first for a warm-up, then for the measured
-//! window, with the server's CPU time sampled at the window's edges. Its result is an
-//! rpc-bench [`Row`].
+//! window, with the server's CPU time and RSS sampled at the window's edges. Its result is
+//! an rpc-bench [`Row`] (with the latency CDF; connection reuse is not counted).
 
 use std::io;
 use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
-use ringrpc_bench::procstat::{cpu_ns, peak_rss_kib};
-use ringrpc_bench::report::Row;
+use ringrpc_bench::procstat::{cpu_ns, peak_rss_kib, rss_kib};
+use ringrpc_bench::report::{Row, latency_cdf};
 use tonic::transport::{Channel, Endpoint};
 
 use crate::peer_server::parse_tcp_address;
@@ -73,8 +73,10 @@ pub fn run(spec: &TonicLoadSpec) -> io::Result<Row> {
     };
     std::thread::sleep(begin.saturating_duration_since(Instant::now()));
     let cpu_begin = spec.server_pid.map(cpu_ns).transpose()?;
+    let rss_begin = spec.server_pid.map(rss_kib).transpose()?;
     std::thread::sleep(end.saturating_duration_since(Instant::now()));
     let cpu_end = spec.server_pid.map(cpu_ns).transpose()?;
+    let rss_end = spec.server_pid.map(rss_kib).transpose()?;
     let server_rss_kib = spec.server_pid.map(peak_rss_kib).transpose()?;
     let (latencies, errors) = join(worker)?;
     let calls = latencies.len();
@@ -101,6 +103,12 @@ pub fn run(spec: &TonicLoadSpec) -> io::Result<Row> {
         server_rss_kib,
         connections: spec.conns,
         errors,
+        server_rss_samples: match (rss_begin, rss_end) {
+            (Some(b), Some(e)) => vec![(0.0, b), (spec.duration.as_secs_f64(), e)],
+            _ => Vec::new(),
+        },
+        latency_cdf: latency_cdf(&latencies),
+        ..Row::default()
     })
 }
 

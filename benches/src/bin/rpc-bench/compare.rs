@@ -5,17 +5,18 @@
 //! Contenders: ringrpc and the raw length-prefixed echo floor (this binary), volo-thrift and
 //! tonic (the `peer-echo` binary of the non-default `benches/peers` crate, when built).
 //! ringrpc's load generator drives every server whose wire it speaks; tonic brings its own
-//! client. Servers are pinned to `--server-cores`, load to `--client-cores`.
+//! client. Servers are pinned to `--server-cores`, load to `--client-cores`. One run is a
+//! [`Cell`] ([`run_cell`]), which `rpc-bench matrix` varies along more axes.
 
 use std::path::PathBuf;
 use std::process::Command;
 
-use clap::Args;
-use ringrpc_bench::report::Row;
+use clap::{Args, ValueEnum};
+use ringrpc_bench::report::{Row, median};
 
 use super::{
-    BenchResult, Common, FramingArg, Kind, LoadArgs, Protocol, load_spec, measure,
-    ours_server_args, setup_name, start_server, stop_server,
+    BenchResult, Common, FramingArg, Kind, LoadArgs, Protocol, Runtime, Transport, listen_address,
+    load_spec, measure, ours_server_args, remove_socket, setup_name, start_server, stop_server,
 };
 
 #[derive(Args, Clone)]
@@ -56,14 +57,15 @@ pub(crate) struct CompareArgs {
 }
 
 /// Ping-pong (one call in flight per connection) or multiplexed (one connection).
-#[derive(Clone, Copy, PartialEq)]
-enum Mode {
+#[derive(Clone, Copy, PartialEq, Debug, ValueEnum)]
+pub(crate) enum Mode {
+    #[value(name = "pingpong")]
     PingPong,
     Mux,
 }
 
 impl Mode {
-    fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             Mode::PingPong => "pingpong",
             Mode::Mux => "mux",
@@ -72,8 +74,8 @@ impl Mode {
 }
 
 /// A server in the comparison.
-#[derive(Clone, Copy, PartialEq)]
-enum Contender {
+#[derive(Clone, Copy, PartialEq, Debug)]
+pub(crate) enum Contender {
     Ringrpc,
     RawEcho,
     Volo,
@@ -81,7 +83,7 @@ enum Contender {
 }
 
 impl Contender {
-    fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             Contender::Ringrpc => "ringrpc",
             Contender::RawEcho => "raw-echo",
@@ -89,14 +91,64 @@ impl Contender {
             Contender::Tonic => "tonic",
         }
     }
+
+    /// The framing `compare` loads it with: volo multiplexes only over TTHeader (replies
+    /// matched by sequence id), everything else is framed (tonic: HTTP/2 regardless).
+    pub(crate) fn native_framing(self, mode: Mode) -> FramingArg {
+        match (self, mode) {
+            (Contender::Volo, Mode::Mux) => FramingArg::Ttheader,
+            _ => FramingArg::Framed,
+        }
+    }
 }
 
-/// The comparison's fixed settings.
-struct Plan<'a> {
-    args: &'a CompareArgs,
-    warmup: f64,
-    duration: f64,
-    peer_bin: Option<PathBuf>,
+/// One run: which server, its setup and its load.
+#[derive(Clone, Copy, PartialEq, Debug)]
+pub(crate) struct Cell {
+    pub(crate) contender: Contender,
+    /// Server and client driver of ringrpc and the floor; the load generator's driver for
+    /// volo-thrift (a tokio server); unused for tonic.
+    pub(crate) runtime: Runtime,
+    pub(crate) transport: Transport,
+    pub(crate) framing: FramingArg,
+    pub(crate) mode: Mode,
+    pub(crate) payload: usize,
+    pub(crate) concurrency: usize,
+}
+
+impl Cell {
+    /// Whether the server speaks this setup: the peers and the floor serve TCP only, the
+    /// floor has no framing of its own (it is listed as framed), volo-thrift needs its
+    /// native framing.
+    pub(crate) fn fits(&self) -> bool {
+        match self.contender {
+            Contender::Ringrpc => true,
+            Contender::RawEcho | Contender::Tonic => {
+                self.transport == Transport::Tcp && self.framing == FramingArg::Framed
+            }
+            Contender::Volo => {
+                self.transport == Transport::Tcp
+                    && self.framing == self.contender.native_framing(self.mode)
+            }
+        }
+    }
+
+    /// Connections: one per call in flight (ping-pong) or one (mux).
+    pub(crate) fn conns(&self) -> usize {
+        match self.mode {
+            Mode::PingPong => self.concurrency.max(1),
+            Mode::Mux => 1,
+        }
+    }
+}
+
+/// What every run shares.
+pub(crate) struct Bench {
+    pub(crate) warmup: f64,
+    pub(crate) duration: f64,
+    pub(crate) server_cores: Vec<usize>,
+    pub(crate) client_cores: Vec<usize>,
+    pub(crate) peer_bin: Option<PathBuf>,
 }
 
 pub(crate) fn compare(a: CompareArgs) -> BenchResult<()> {
@@ -105,15 +157,20 @@ pub(crate) fn compare(a: CompareArgs) -> BenchResult<()> {
     } else {
         (a.rounds.max(1), a.warmup, a.duration)
     };
-    let peer_bin = if a.no_peers { None } else { find_peer_bin(&a)? };
+    let peer_bin = if a.no_peers {
+        None
+    } else {
+        find_peer_bin(a.peer_bin.as_ref())?
+    };
     let mut contenders = vec![Contender::Ringrpc, Contender::RawEcho];
     if peer_bin.is_some() {
         contenders.extend([Contender::Volo, Contender::Tonic]);
     }
-    let plan = Plan {
-        args: &a,
+    let bench = Bench {
         warmup,
         duration,
+        server_cores: a.server_cores.clone(),
+        client_cores: a.client_cores.clone(),
         peer_bin,
     };
     let modes = [Mode::PingPong, Mode::Mux];
@@ -122,7 +179,16 @@ pub(crate) fn compare(a: CompareArgs) -> BenchResult<()> {
         for &mode in &modes {
             for &payload in &a.payloads {
                 for &contender in &contenders {
-                    let row = run_contender(&plan, contender, mode, payload)?;
+                    let cell = Cell {
+                        contender,
+                        runtime: a.common.runtime,
+                        transport: Transport::Tcp,
+                        framing: contender.native_framing(mode),
+                        mode,
+                        payload,
+                        concurrency: a.concurrency,
+                    };
+                    let row = run_cell(&bench, &cell)?;
                     eprintln!("round {}: {}", round + 1, row.markdown());
                     println!("{}", row.json());
                     rows.push(row);
@@ -170,9 +236,10 @@ pub(crate) fn compare(a: CompareArgs) -> BenchResult<()> {
     Ok(())
 }
 
-/// The peers' binary: `--peer-bin`, else the default build location if it exists.
-fn find_peer_bin(a: &CompareArgs) -> BenchResult<Option<PathBuf>> {
-    if let Some(path) = &a.peer_bin {
+/// The peers' binary: `explicit` (`--peer-bin`), else the default build location if it
+/// exists.
+pub(crate) fn find_peer_bin(explicit: Option<&PathBuf>) -> BenchResult<Option<PathBuf>> {
+    if let Some(path) = explicit {
         if !path.is_file() {
             return Err(format!("--peer-bin {}: no such file", path.display()).into());
         }
@@ -190,23 +257,19 @@ fn find_peer_bin(a: &CompareArgs) -> BenchResult<Option<PathBuf>> {
     }
 }
 
-/// Starts `contender`'s server, loads it in `mode`, stops it.
-fn run_contender(
-    plan: &Plan<'_>,
-    contender: Contender,
-    mode: Mode,
-    payload: usize,
-) -> BenchResult<Row> {
-    let a = plan.args;
-    let conns = match mode {
-        Mode::PingPong => a.concurrency,
-        Mode::Mux => 1,
-    };
-    let server_core = a.server_cores.first().copied().unwrap_or(0).to_string();
-    let client_core = a.client_cores.first().copied().unwrap_or(1).to_string();
-    let listen = "tcp://127.0.0.1:0";
+/// Starts the cell's server, loads it, stops it.
+pub(crate) fn run_cell(bench: &Bench, cell: &Cell) -> BenchResult<Row> {
+    if !cell.fits() {
+        return Err(format!("{} does not serve {cell:?}", cell.contender.name()).into());
+    }
+    let contender = cell.contender;
+    let conns = cell.conns();
+    let server_core = bench.server_cores.first().copied().unwrap_or(0).to_string();
+    let client_core = bench.client_cores.first().copied().unwrap_or(1).to_string();
+    let listen = listen_address(cell.transport);
     let peer = || {
-        plan.peer_bin
+        bench
+            .peer_bin
             .as_ref()
             .ok_or("the peers' binary is not built")
     };
@@ -220,14 +283,14 @@ fn run_contender(
             let mut command = Command::new(std::env::current_exe()?);
             command.args(ours_server_args(
                 kind,
-                a.common.runtime,
-                listen,
-                &a.server_cores,
+                cell.runtime,
+                &listen,
+                &bench.server_cores,
             ));
             command
         }
         Contender::Volo | Contender::Tonic => {
-            let server = match (contender, mode) {
+            let server = match (contender, cell.mode) {
                 (Contender::Tonic, _) => "tonic",
                 (_, Mode::PingPong) => "volo",
                 (_, Mode::Mux) => "volo-mux",
@@ -241,63 +304,74 @@ fn run_contender(
     let (mut child, address) = start_server(&mut command)?;
     let pid = child.id();
     let row = if contender == Contender::Tonic {
-        tonic_client(plan, peer()?, &address, pid, conns, payload, &client_core)
-    } else {
-        // volo multiplexes only over TTHeader (replies matched by sequence id).
-        let framing = match (contender, mode) {
-            (Contender::Volo, Mode::Mux) => FramingArg::Ttheader,
-            _ => FramingArg::Framed,
+        let load = TonicLoad {
+            address: &address,
+            server_pid: pid,
+            conns,
+            concurrency: cell.concurrency,
+            payload: cell.payload,
+            client_core: &client_core,
         };
+        tonic_client(bench, peer()?, &load)
+    } else {
         let load = LoadArgs {
             protocol: Protocol::Binary,
-            framing,
-            payload,
-            concurrency: a.concurrency,
+            framing: cell.framing,
+            payload: cell.payload,
+            concurrency: cell.concurrency,
             conns,
-            duration: plan.duration,
-            warmup: plan.warmup,
-            client_cores: a.client_cores.clone(),
+            duration: bench.duration,
+            warmup: bench.warmup,
+            client_cores: bench.client_cores.clone(),
         };
         let kind = if contender == Contender::RawEcho {
             Kind::Raw
         } else {
             Kind::Ringrpc
         };
-        let mut setup = setup_name(&a.common, "tcp", &load);
+        let common = Common {
+            runtime: cell.runtime,
+        };
+        let mut setup = setup_name(&common, cell.transport.name(), &load);
         if contender == Contender::Volo {
-            setup = setup.replacen(setup.split('/').next().unwrap_or(""), "tokio", 1);
+            setup = setup.replacen(cell.runtime.name(), "tokio", 1);
         }
-        load_spec(&a.common, &load, address, kind)
+        load_spec(&common, &load, address, kind)
             .and_then(|spec| measure(&spec, Some(pid), setup, kind))
-            .map(|row| Row {
-                server: contender.name().into(),
-                ..row
-            })
     };
-    stop_server(&mut child)?;
+    // The cell names the mode (one call in flight is both ping-pong and multiplexed).
+    let row = row.map(|row| Row {
+        server: contender.name().into(),
+        mode: cell.mode.name().into(),
+        ..row
+    });
+    let stopped = stop_server(&mut child);
+    remove_socket(&listen);
+    stopped?;
     row
 }
 
-/// Runs tonic's own load client (in the peers' binary) and reads its result line.
-fn tonic_client(
-    plan: &Plan<'_>,
-    peer_bin: &PathBuf,
-    address: &str,
+/// Where tonic's load client points and how hard it pushes.
+struct TonicLoad<'a> {
+    address: &'a str,
     server_pid: u32,
     conns: usize,
+    concurrency: usize,
     payload: usize,
-    client_core: &str,
-) -> BenchResult<Row> {
-    let a = plan.args;
+    client_core: &'a str,
+}
+
+/// Runs tonic's own load client (in the peers' binary) and reads its result line.
+fn tonic_client(bench: &Bench, peer_bin: &PathBuf, load: &TonicLoad<'_>) -> BenchResult<Row> {
     let out = Command::new(peer_bin)
-        .args(["client", "tonic", "--connect", address, "--server-pid"])
-        .arg(server_pid.to_string())
-        .args(["--conns", &conns.to_string()])
-        .args(["--concurrency", &a.concurrency.to_string()])
-        .args(["--payload", &payload.to_string()])
-        .args(["--duration", &plan.duration.to_string()])
-        .args(["--warmup", &plan.warmup.to_string()])
-        .args(["--core", client_core])
+        .args(["client", "tonic", "--connect", load.address, "--server-pid"])
+        .arg(load.server_pid.to_string())
+        .args(["--conns", &load.conns.to_string()])
+        .args(["--concurrency", &load.concurrency.to_string()])
+        .args(["--payload", &load.payload.to_string()])
+        .args(["--duration", &bench.duration.to_string()])
+        .args(["--warmup", &bench.warmup.to_string()])
+        .args(["--core", load.client_core])
         .output()?;
     let stdout = String::from_utf8_lossy(&out.stdout);
     if !out.status.success() {
@@ -313,16 +387,6 @@ fn tonic_client(
         .rfind(|l| l.starts_with('{'))
         .ok_or_else(|| format!("tonic's client printed no result: {stdout}"))?;
     Ok(Row::from_json(line)?)
-}
-
-/// The median of a set of values (NaN for none).
-pub(super) fn median(mut values: Vec<f64>) -> f64 {
-    values.sort_by(f64::total_cmp);
-    match values.len() {
-        0 => f64::NAN,
-        n if n % 2 == 1 => values[n / 2],
-        n => (values[n / 2 - 1] + values[n / 2]) / 2.0,
-    }
 }
 
 /// Medians per server, mode and payload.

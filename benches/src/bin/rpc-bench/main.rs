@@ -4,6 +4,8 @@
 //! to `--client-cores`) and reports QPS, latency percentiles, the server's CPU time per call
 //! and peak RSS, as a markdown row and a JSON line. `rpc-bench propagation` times a policy
 //! change written to etcd until every core of several client processes applies it.
+//! `rpc-bench matrix` runs runtimes × transports × framings × payloads × concurrency and
+//! the peers, interleaved, and writes a markdown report with SVG plots.
 
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Child, Command, Stdio};
@@ -14,18 +16,20 @@ use ringrpc::codec::frame::Framing;
 use ringrpc::codec::{BytesStr, ProtocolId};
 use ringrpc::{Driver, Server};
 use ringrpc_bench::load::{Edge, LoadSpec, Wire, run_load};
-use ringrpc_bench::procstat::{cpu_ns, peak_rss_kib};
-use ringrpc_bench::report::Row;
+use ringrpc_bench::procstat::{cpu_ns, peak_rss_kib, rss_kib};
+use ringrpc_bench::report::{Row, latency_cdf};
 use ringrpc_bench::service::bench::{Complex, Echo, bench_service};
 
 mod compare;
 mod failover;
 mod idle;
+mod matrix;
 mod propagation;
 mod scrape;
 use compare::{CompareArgs, compare};
 use failover::{FailoverArgs, failover};
 use idle::{IdleArgs, idle};
+use matrix::{MatrixArgs, matrix};
 use propagation::{AgentArgs, PropagationArgs, agent, propagation};
 use scrape::{ScrapeArgs, scrape};
 
@@ -49,6 +53,9 @@ enum Cmd {
     Run(RunArgs),
     /// Run every server in every mode, interleaved, and print medians and ratios.
     Compare(CompareArgs),
+    /// Runtimes × transports × framings × payloads × concurrency, and the peers, in
+    /// shuffled interleaved rounds; writes a markdown report with SVG plots.
+    Matrix(MatrixArgs),
     /// Open many idle connections to a server and report its memory per connection.
     Idle(IdleArgs),
     /// Three servers under load; one killed and restarted; gray-tagged calls: how fast
@@ -83,16 +90,35 @@ impl Kind {
     }
 }
 
-#[derive(Clone, Copy, ValueEnum)]
+#[derive(Clone, Copy, ValueEnum, PartialEq, Debug)]
 enum Runtime {
     Iouring,
     Epoll,
 }
 
-#[derive(Clone, Copy, ValueEnum, PartialEq)]
+impl Runtime {
+    /// The name in setups (`io_uring/tcp/binary/framed`).
+    fn name(self) -> &'static str {
+        match self {
+            Runtime::Iouring => "io_uring",
+            Runtime::Epoll => "epoll",
+        }
+    }
+}
+
+#[derive(Clone, Copy, ValueEnum, PartialEq, Debug)]
 enum Transport {
     Tcp,
     Uds,
+}
+
+impl Transport {
+    fn name(self) -> &'static str {
+        match self {
+            Transport::Tcp => "tcp",
+            Transport::Uds => "uds",
+        }
+    }
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -101,10 +127,19 @@ enum Protocol {
     Compact,
 }
 
-#[derive(Clone, Copy, ValueEnum)]
+#[derive(Clone, Copy, ValueEnum, PartialEq, Debug)]
 enum FramingArg {
     Framed,
     Ttheader,
+}
+
+impl FramingArg {
+    fn name(self) -> &'static str {
+        match self {
+            FramingArg::Framed => "framed",
+            FramingArg::Ttheader => "ttheader",
+        }
+    }
 }
 
 #[derive(Args, Clone)]
@@ -230,6 +265,7 @@ fn main() {
         Cmd::Client(a) => client(a),
         Cmd::Run(a) => run(a),
         Cmd::Compare(a) => compare(a),
+        Cmd::Matrix(a) => matrix(a),
         Cmd::Idle(a) => idle(a),
         Cmd::Failover(a) => failover(a),
         Cmd::Propagation(a) => propagation(a),
@@ -310,12 +346,18 @@ fn load_spec(
         payload: load.payload,
         concurrency: load.concurrency,
         conns: load.conns.max(1),
-        warmup: Duration::from_secs_f64(load.warmup),
-        duration: Duration::from_secs_f64(load.duration),
+        warmup: seconds("--warmup", load.warmup)?,
+        duration: seconds("--duration", load.duration)?,
         threads: load.client_cores.len().max(1),
         cores: load.client_cores.clone(),
         driver: driver(common.runtime),
     })
+}
+
+/// A user's number of seconds as a duration, or an error naming the option.
+fn seconds(option: &str, value: f64) -> BenchResult<Duration> {
+    Duration::try_from_secs_f64(value)
+        .map_err(|_| format!("{option} {value}: not a number of seconds ≥ 0").into())
 }
 
 /// Loads the server at `spec.address`, sampling `server_pid`'s CPU time over the window.
@@ -326,10 +368,21 @@ fn measure(
     kind: Kind,
 ) -> BenchResult<Row> {
     let mut cpu = [0u64; 2];
+    // The server's RSS over the window: (seconds since it began, KiB).
+    let mut rss = Vec::new();
+    let mut window_began = std::time::Instant::now();
     let result = run_load(spec, |edge| {
-        if let Some(pid) = server_pid {
-            let at = usize::from(edge == Edge::End);
-            cpu[at] = cpu_ns(pid).unwrap_or(0);
+        let Some(pid) = server_pid else { return };
+        match edge {
+            Edge::Begin => {
+                window_began = std::time::Instant::now();
+                cpu[0] = cpu_ns(pid).unwrap_or(0);
+            }
+            Edge::End => cpu[1] = cpu_ns(pid).unwrap_or(0),
+            Edge::Tick => {}
+        }
+        if let Ok(kib) = rss_kib(pid) {
+            rss.push((window_began.elapsed().as_secs_f64(), kib));
         }
     })?;
     let calls = result.latencies.len();
@@ -355,22 +408,20 @@ fn measure(
         server_rss_kib: server_pid.and_then(|pid| peak_rss_kib(pid).ok()),
         connections: result.connections,
         errors: result.errors,
+        server_rss_samples: rss,
+        connects: result.connects,
+        client_calls: result.client_calls,
+        latency_cdf: latency_cdf(&result.latencies),
     })
 }
 
 fn setup_name(common: &Common, transport: &str, load: &LoadArgs) -> String {
-    let runtime = match common.runtime {
-        Runtime::Iouring => "io_uring",
-        Runtime::Epoll => "epoll",
-    };
     let protocol = match load.protocol {
         Protocol::Binary => "binary",
         Protocol::Compact => "compact",
     };
-    let framing = match load.framing {
-        FramingArg::Framed => "framed",
-        FramingArg::Ttheader => "ttheader",
-    };
+    let runtime = common.runtime.name();
+    let framing = load.framing.name();
     format!("{runtime}/{transport}/{protocol}/{framing}")
 }
 
@@ -405,15 +456,7 @@ fn run(a: RunArgs) -> BenchResult<()> {
 
 /// Starts a server process, loads it, stops it.
 fn run_once(a: &RunArgs) -> BenchResult<Row> {
-    let listen = match a.transport {
-        Transport::Tcp => "tcp://127.0.0.1:0".to_string(),
-        Transport::Uds => format!(
-            "unix://{}",
-            std::env::temp_dir()
-                .join(format!("rpc-bench-{}.sock", std::process::id()))
-                .display()
-        ),
-    };
+    let listen = listen_address(a.transport);
     let (mut child, address) = start_server(Command::new(std::env::current_exe()?).args(
         ours_server_args(a.kind, a.common.runtime, &listen, &a.server_cores),
     ))?;
@@ -431,9 +474,31 @@ fn run_once(a: &RunArgs) -> BenchResult<Row> {
             a.kind,
         )
     });
-    stop_server(&mut child)?;
-    let row = row?;
-    Ok(row)
+    let stopped = stop_server(&mut child);
+    remove_socket(&listen);
+    stopped?;
+    row
+}
+
+/// A fresh address for a server to listen on: TCP on an ephemeral port, or a Unix socket
+/// path of its own (remove it with [`remove_socket`] once the server is gone).
+fn listen_address(transport: Transport) -> String {
+    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    match transport {
+        Transport::Tcp => "tcp://127.0.0.1:0".to_string(),
+        Transport::Uds => {
+            let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let name = format!("rpc-bench-{}-{n}.sock", std::process::id());
+            format!("unix://{}", std::env::temp_dir().join(name).display())
+        }
+    }
+}
+
+/// Removes the socket file of a Unix address from [`listen_address`] (nothing for TCP).
+fn remove_socket(listen: &str) {
+    if let Some(path) = listen.strip_prefix("unix://") {
+        let _ = std::fs::remove_file(path);
+    }
 }
 
 /// `rpc-bench server` arguments for one of this binary's own servers.

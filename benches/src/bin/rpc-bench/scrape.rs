@@ -14,7 +14,7 @@ use clap::Args;
 use ringrpc::transport::Address;
 use ringrpc_bench::report::Row;
 
-use super::compare::median;
+use ringrpc_bench::report::median;
 use super::{
     BenchResult, Common, Kind, LoadArgs, load_spec, measure, ours_server_args, setup_name,
     start_server, stop_server,
