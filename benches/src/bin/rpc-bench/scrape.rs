@@ -14,11 +14,11 @@ use clap::Args;
 use ringrpc::transport::Address;
 use ringrpc_bench::report::Row;
 
-use ringrpc_bench::report::median;
 use super::{
     BenchResult, Common, Kind, LoadArgs, load_spec, measure, ours_server_args, setup_name,
     start_server, stop_server,
 };
+use ringrpc_bench::report::median;
 
 #[derive(Args, Clone)]
 pub(crate) struct ScrapeArgs {
