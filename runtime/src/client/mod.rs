@@ -411,6 +411,7 @@ impl<L> ClientBuilder<L> {
         let (target, discovery) = self.target?;
         crate::policy::MethodPolicy::check_options(&self.settings.overrides)
             .map_err(ClientBuildError::Policy)?;
+        crate::metrics::warm_up_clock();
         let config = Arc::new(ClientConfig {
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
             target,

@@ -247,6 +247,7 @@ impl<L> ServerBuilder<L> {
             for<'a> Service<ServerCx<'a>, Next<'a>, Response = (), Error = ServerError> + 'static,
     {
         self.check_policy()?;
+        crate::metrics::warm_up_clock();
         let limits = self.conn_limits();
         let (drain, abort) = (Broadcast::default(), Broadcast::default());
         let worker = WorkerGovernance::new(0, 1, Arc::new(self.policy.clone()));
@@ -276,6 +277,7 @@ impl<L> ServerBuilder<L> {
             for<'a> Service<ServerCx<'a>, Next<'a>, Response = (), Error = ServerError> + 'static,
     {
         self.check_policy()?;
+        crate::metrics::warm_up_clock();
         let health = match (&self.health, &self.admin) {
             (None, None) => None,
             (health, _) => Some(health.clone().unwrap_or_default()),
