@@ -67,6 +67,11 @@ pub struct ClientCx {
     pub(crate) core: Rc<CoreClient>,
     /// When the call started.
     pub(crate) started: Instant,
+    /// The same moment on the metrics clock: the first attempt's start too.
+    pub(crate) started_tsc: quanta::Instant,
+    /// When the last attempt ended, on the metrics clock: the call's end too, unless the
+    /// call fails before or after its attempts.
+    pub(crate) ended_tsc: Option<quanta::Instant>,
     /// When the whole call (retries included) must be done.
     pub(crate) deadline: Instant,
     /// The time the call was given (what a timeout error reports).

@@ -129,8 +129,12 @@ where
                 // call's future (moved on each poll's way in) three times as large.
                 Some(after) if policy.retry.idempotent && attempt == 1 => {
                     let (result, sent) = Box::pin(self.hedged(cx, args, after)).await;
-                    // A backup request counts as an attempt.
+                    // A backup request counts as an attempt. Its end is on its own context:
+                    // the call's end is read afresh.
                     attempt = sent;
+                    if sent > 1 {
+                        cx.ended_tsc = None;
+                    }
                     match result {
                         Ok(frame) => return Ok(frame),
                         Err(e) => e,

@@ -490,12 +490,15 @@ where
         let metrics = state.metrics.clone();
         let budget = state.policy.timeout;
         let started = Instant::now();
-        let record = metrics.calls.start();
+        let started_tsc = quanta::Instant::now();
+        let record = metrics.calls.start_at(started_tsc);
         let mut cx = ClientCx {
             method,
             state,
             core,
             started,
+            started_tsc,
+            ended_tsc: None,
             deadline: started + budget,
             budget,
             endpoint: None,
@@ -542,7 +545,12 @@ where
                 }
             }
         };
-        record.finish_call(&result);
+        // The last attempt's end is the call's (one clock reading fewer per call).
+        let ended = match (&result, cx.ended_tsc) {
+            (Ok(_), Some(ended)) => ended,
+            _ => quanta::Instant::now(),
+        };
+        record.finish_call_at(&result, ended);
         result
     }
 }

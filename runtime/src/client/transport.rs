@@ -64,7 +64,12 @@ impl<'a> Service<ClientCx, Args<'a>> for Transport {
             .clone()
             .ok_or_else(|| CallError::Unavailable("no endpoint was chosen for the call".into()))?;
         let series = cx.state.metrics.attempts(&endpoint);
-        let mut record = series.start();
+        // A first attempt starts with its call (one clock reading fewer per call).
+        let mut record = if cx.attempt == 1 {
+            series.start_at(cx.started_tsc)
+        } else {
+            series.start()
+        };
         if cx.state.policy.fault.is_active() {
             inject_fault(cx).await.map_err(|e| record.fail(e))?;
         }
@@ -135,7 +140,9 @@ impl<'a> Service<ClientCx, Args<'a>> for Transport {
             }
             Ok(frame)
         });
-        record.finish_call(&result);
+        let ended = quanta::Instant::now();
+        cx.ended_tsc = Some(ended);
+        record.finish_call_at(&result, ended);
         result
     }
 }

@@ -154,10 +154,16 @@ impl CallSeries {
     /// Timed with the TSC (`quanta`): two readings cost about a third of `std`'s.
     #[inline]
     pub(crate) fn start(&self) -> CallRecord<'_> {
+        self.start_at(quanta::Instant::now())
+    }
+
+    /// A call started at `started` (a reading the caller already took).
+    #[inline]
+    pub(crate) fn start_at(&self, started: quanta::Instant) -> CallRecord<'_> {
         self.requests.add(1);
         CallRecord {
             series: self,
-            started: quanta::Instant::now(),
+            started,
             done: false,
         }
     }
@@ -192,10 +198,10 @@ impl CallRecord<'_> {
         self.end(error);
     }
 
-    /// The client call ended with `result`.
+    /// The client call ended with `result` at `now` (a reading the caller took).
     #[inline]
-    pub(crate) fn finish_call<T>(self, result: &Result<T, CallError>) {
-        self.finish(result.as_ref().err().map(ErrorKind::of));
+    pub(crate) fn finish_call_at<T>(mut self, result: &Result<T, CallError>, now: quanta::Instant) {
+        self.end_at(result.as_ref().err().map(ErrorKind::of), now);
     }
 
     /// The call failed with `error` (handed back, for `map_err`), unless it already ended.
@@ -208,8 +214,13 @@ impl CallRecord<'_> {
 
     #[inline]
     fn end(&mut self, error: Option<ErrorKind>) {
+        self.end_at(error, quanta::Instant::now());
+    }
+
+    #[inline]
+    fn end_at(&mut self, error: Option<ErrorKind>, now: quanta::Instant) {
         self.done = true;
-        let latency = quanta::Instant::now().saturating_duration_since(self.started);
+        let latency = now.saturating_duration_since(self.started);
         self.series.latency.record(latency);
         if let Some(kind) = error {
             self.series.errors[kind.index()].add(1);
