@@ -150,7 +150,11 @@ fn calls_are_counted_by_method_endpoint_and_error_kind_and_scraped() {
     assert_eq!(attempts.requests, 18, "nothing was retried");
     // Every call and attempt was timed; the call that timed out took its whole second.
     assert_eq!((calls.latency_count, attempts.latency_count), (18, 18));
-    assert!(calls.latency_sum_seconds >= 1.0, "{}", calls.latency_sum_seconds);
+    assert!(
+        calls.latency_sum_seconds >= 1.0,
+        "{}",
+        calls.latency_sum_seconds
+    );
     assert!(calls.latency_sum_seconds >= attempts.latency_sum_seconds);
     let endpoint = &after
         .calls

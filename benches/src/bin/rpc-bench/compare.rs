@@ -19,6 +19,21 @@ use super::{
     load_spec, measure, ours_server_args, remove_socket, setup_name, start_server, stop_server,
 };
 
+/// Where servers and load run, and the peers' binary: shared by `compare` and `matrix`.
+#[derive(Args, Clone)]
+pub(crate) struct Placement {
+    /// Cores to pin the servers to.
+    #[arg(long, value_delimiter = ',', default_value = "0")]
+    pub(crate) server_cores: Vec<usize>,
+    /// Cores to pin the load generator to.
+    #[arg(long, value_delimiter = ',', default_value = "1")]
+    pub(crate) client_cores: Vec<usize>,
+    /// The peers' binary (default: `benches/peers/target/release/peer-echo` of this
+    /// checkout; built by `cargo build --release --manifest-path benches/peers/Cargo.toml`).
+    #[arg(long)]
+    pub(crate) peer_bin: Option<PathBuf>,
+}
+
 #[derive(Args, Clone)]
 pub(crate) struct CompareArgs {
     #[command(flatten)]
@@ -41,16 +56,8 @@ pub(crate) struct CompareArgs {
     /// Message sizes.
     #[arg(long, value_delimiter = ',', default_value = "64,1024")]
     payloads: Vec<usize>,
-    /// Cores to pin the servers to.
-    #[arg(long, value_delimiter = ',', default_value = "0")]
-    server_cores: Vec<usize>,
-    /// Cores to pin the load generator to.
-    #[arg(long, value_delimiter = ',', default_value = "1")]
-    client_cores: Vec<usize>,
-    /// The peers' binary (default: `benches/peers/target/release/peer-echo` of this
-    /// checkout; built by `cargo build --release --manifest-path benches/peers/Cargo.toml`).
-    #[arg(long)]
-    peer_bin: Option<PathBuf>,
+    #[command(flatten)]
+    placement: Placement,
     /// Leave volo-thrift and tonic out even if their binary is built.
     #[arg(long)]
     no_peers: bool,
@@ -160,7 +167,7 @@ pub(crate) fn compare(a: CompareArgs) -> BenchResult<()> {
     let peer_bin = if a.no_peers {
         None
     } else {
-        find_peer_bin(a.peer_bin.as_ref())?
+        find_peer_bin(a.placement.peer_bin.as_ref())?
     };
     let mut contenders = vec![Contender::Ringrpc, Contender::RawEcho];
     if peer_bin.is_some() {
@@ -169,8 +176,8 @@ pub(crate) fn compare(a: CompareArgs) -> BenchResult<()> {
     let bench = Bench {
         warmup,
         duration,
-        server_cores: a.server_cores.clone(),
-        client_cores: a.client_cores.clone(),
+        server_cores: a.placement.server_cores.clone(),
+        client_cores: a.placement.client_cores.clone(),
         peer_bin,
     };
     let modes = [Mode::PingPong, Mode::Mux];
@@ -201,7 +208,7 @@ pub(crate) fn compare(a: CompareArgs) -> BenchResult<()> {
     println!(
         "Medians of {rounds} interleaved round(s), {duration} s measured after {warmup} s of \
          warm-up per run; servers pinned to cores {:?}, load to {:?}; {} calls in flight.",
-        a.server_cores, a.client_cores, a.concurrency
+        a.placement.server_cores, a.placement.client_cores, a.concurrency
     );
     println!();
     println!(

@@ -16,7 +16,7 @@ use ringrpc_bench::matrix::{cdf_series, markdown_table, medians, qps_series};
 use ringrpc_bench::plot::{Chart, log_x_chart};
 use ringrpc_bench::report::Row;
 
-use super::compare::{Bench, Cell, Contender, Mode, find_peer_bin, run_cell};
+use super::compare::{Bench, Cell, Contender, Mode, Placement, find_peer_bin, run_cell};
 use super::{BenchResult, FramingArg, Runtime, Transport, seconds};
 
 /// A peer of ringrpc in the matrix.
@@ -87,15 +87,8 @@ pub(crate) struct MatrixArgs {
     /// Seed of the shuffled order (round `r` uses `seed + r`).
     #[arg(long, default_value_t = 1)]
     seed: u64,
-    /// Cores to pin the servers to.
-    #[arg(long, value_delimiter = ',', default_value = "0")]
-    server_cores: Vec<usize>,
-    /// Cores to pin the load generator to.
-    #[arg(long, value_delimiter = ',', default_value = "1")]
-    client_cores: Vec<usize>,
-    /// The peers' binary (default: `benches/peers/target/release/peer-echo`).
-    #[arg(long)]
-    peer_bin: Option<PathBuf>,
+    #[command(flatten)]
+    placement: Placement,
     /// The report directory.
     #[arg(long, default_value = "target/rpc-bench-report")]
     out: PathBuf,
@@ -131,7 +124,7 @@ pub(crate) fn matrix(a: MatrixArgs) -> BenchResult<()> {
     }
     let peers = |p| a.peers.contains(&p);
     let peer_bin = if peers(Peer::Volo) || peers(Peer::Tonic) {
-        find_peer_bin(a.peer_bin.as_ref())?
+        find_peer_bin(a.placement.peer_bin.as_ref())?
     } else {
         None
     };
@@ -144,8 +137,8 @@ pub(crate) fn matrix(a: MatrixArgs) -> BenchResult<()> {
     let bench = Bench {
         warmup: a.warmup,
         duration: a.duration,
-        server_cores: a.server_cores.clone(),
-        client_cores: a.client_cores.clone(),
+        server_cores: a.placement.server_cores.clone(),
+        client_cores: a.placement.client_cores.clone(),
         peer_bin,
     };
     let failover_runs = if a.no_failover { 0 } else { FAILOVERS.len() };
@@ -412,8 +405,14 @@ fn failover(a: &MatrixArgs, extra: &[&str]) -> String {
                     .to_possible_value()
                     .map_or("iouring".into(), |v| v.get_name().to_string()),
             )
-            .args(["--server-core", &core(&a.server_cores, 0).to_string()])
-            .args(["--client-core", &core(&a.client_cores, 1).to_string()])
+            .args([
+                "--server-core",
+                &core(&a.placement.server_cores, 0).to_string(),
+            ])
+            .args([
+                "--client-core",
+                &core(&a.placement.client_cores, 1).to_string(),
+            ])
             .args(extra)
             .output()?;
         let stdout = String::from_utf8_lossy(&out.stdout);
@@ -466,8 +465,8 @@ fn write_report(a: &MatrixArgs, rows: &[Row], extras: &Extras) -> BenchResult<Pa
             .trim(),
         extras.load_at_start,
         load_average(),
-        a.server_cores,
-        a.client_cores,
+        a.placement.server_cores,
+        a.placement.client_cores,
         a.rounds,
         a.seed,
         a.duration,
