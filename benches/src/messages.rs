@@ -3,7 +3,7 @@
 //! and a nested "complex" message like kitex-benchmark's echoComplex.
 #![allow(missing_docs)]
 
-use ringrpc_codec::{Bytes, BytesStr, HashMap, HashSet};
+use ringrpc_codec::{Blob, BytesStr, HashMap, HashSet};
 
 use crate::thrift_struct;
 
@@ -42,7 +42,7 @@ thrift_struct! {
         req 5: msgs: Vec<Message>,
         req 6: ids: HashSet<i64>,
         req 7: tags: HashMap<i32, Vec<BytesStr>>,
-        req 8: blob: Bytes,
+        req 8: blob: Blob,
         req 9: score: f64,
         req 10: flag: bool,
     }
@@ -107,7 +107,7 @@ pub fn complex() -> Complex {
                 )
             })
             .collect(),
-        blob: Bytes::from((0..256).map(|i| i as u8).collect::<Vec<_>>()),
+        blob: Blob::from((0..256).map(|i| i as u8).collect::<Vec<_>>()),
         score: 98.25,
         flag: true,
     }

@@ -1,4 +1,4 @@
-//! [`BytesStr`]: a cheap-to-clone UTF-8 string over [`Bytes`], validated once.
+//! [`BytesStr`]: a cheap-to-clone UTF-8 string over a [`Blob`], validated once.
 
 use std::borrow::Borrow;
 use std::fmt;
@@ -7,27 +7,30 @@ use std::ops::Deref;
 
 use bytes::Bytes;
 
-/// An immutable UTF-8 string that shares its memory with a [`Bytes`] buffer.
+use crate::blob::Blob;
+
+/// An immutable UTF-8 string that shares its memory with a [`Blob`].
 ///
-/// Decoding a Thrift `string` yields a `BytesStr` that points into the received frame:
-/// no copy, no allocation. Cloning bumps a reference count. UTF-8 is checked once, when
+/// Decoding a Thrift `string` yields a `BytesStr` that points into the received frame
+/// (a pooled slot, when the runtime read it): no copy, no allocation. Cloning bumps a reference count. UTF-8 is checked once, when
 /// the value is created.
 #[derive(Clone, Default, PartialEq, Eq, PartialOrd, Ord)]
-pub struct BytesStr(Bytes);
+pub struct BytesStr(Blob);
 
 impl BytesStr {
     /// An empty string (no allocation).
     pub const fn new() -> Self {
-        BytesStr(Bytes::new())
+        BytesStr(Blob::new())
     }
 
     /// Wraps a `'static` string without copying it.
     pub const fn from_static(s: &'static str) -> Self {
-        BytesStr(Bytes::from_static(s.as_bytes()))
+        BytesStr(Blob::from_static(s.as_bytes()))
     }
 
     /// Wraps `bytes` if they are valid UTF-8; otherwise returns them unchanged with the error.
-    pub fn from_utf8(bytes: Bytes) -> Result<Self, (Bytes, std::str::Utf8Error)> {
+    pub fn from_utf8(bytes: impl Into<Blob>) -> Result<Self, (Blob, std::str::Utf8Error)> {
+        let bytes = bytes.into();
         match std::str::from_utf8(&bytes) {
             Ok(_) => Ok(BytesStr(bytes)),
             Err(e) => Err((bytes, e)),
@@ -36,14 +39,14 @@ impl BytesStr {
 
     /// Wraps bytes the caller has already checked are UTF-8.
     #[inline]
-    pub(crate) fn from_validated(bytes: Bytes) -> Self {
+    pub(crate) fn from_validated(bytes: Blob) -> Self {
         debug_assert!(std::str::from_utf8(&bytes).is_ok());
         BytesStr(bytes)
     }
 
     /// Copies `s` into a new buffer.
     pub fn copy_from_str(s: &str) -> Self {
-        BytesStr(Bytes::copy_from_slice(s.as_bytes()))
+        BytesStr(Blob::copy_from_slice(s.as_bytes()))
     }
 
     /// The string.
@@ -56,13 +59,13 @@ impl BytesStr {
         unsafe { std::str::from_utf8_unchecked(&self.0) }
     }
 
-    /// The underlying bytes (a cheap clone).
-    pub fn as_bytes(&self) -> &Bytes {
+    /// The underlying bytes.
+    pub fn as_blob(&self) -> &Blob {
         &self.0
     }
 
     /// Unwraps the underlying bytes.
-    pub fn into_bytes(self) -> Bytes {
+    pub fn into_blob(self) -> Blob {
         self.0
     }
 }
@@ -114,7 +117,7 @@ impl fmt::Display for BytesStr {
 
 impl From<String> for BytesStr {
     fn from(s: String) -> Self {
-        BytesStr(Bytes::from(s.into_bytes()))
+        BytesStr(Blob::from(s))
     }
 }
 
@@ -124,15 +127,28 @@ impl From<&'static str> for BytesStr {
     }
 }
 
+impl From<BytesStr> for Blob {
+    fn from(s: BytesStr) -> Blob {
+        s.0
+    }
+}
+
 impl From<BytesStr> for Bytes {
     fn from(s: BytesStr) -> Bytes {
-        s.0
+        s.0.into_bytes()
     }
 }
 
 impl TryFrom<Bytes> for BytesStr {
     type Error = std::str::Utf8Error;
     fn try_from(bytes: Bytes) -> Result<Self, Self::Error> {
+        BytesStr::from_utf8(bytes).map_err(|(_, e)| e)
+    }
+}
+
+impl TryFrom<Blob> for BytesStr {
+    type Error = std::str::Utf8Error;
+    fn try_from(bytes: Blob) -> Result<Self, Self::Error> {
         BytesStr::from_utf8(bytes).map_err(|(_, e)| e)
     }
 }
@@ -181,7 +197,7 @@ mod tests {
     fn views_share_memory_and_hash_like_str() {
         let buf = Bytes::from(String::from("key-value"));
         let key = BytesStr::try_from(buf.slice(0..3)).unwrap();
-        assert_eq!(key.as_bytes().as_ptr(), buf.as_ptr());
+        assert_eq!(key.as_blob().as_ptr(), buf.as_ptr());
         let mut map = HashMap::new();
         map.insert(key, 1);
         assert_eq!(map.get("key"), Some(&1));

@@ -4,8 +4,9 @@
 //!   written) and [`Compact`]. They are zero-sized types used as generic parameters, so every
 //!   encode and decode path is monomorphised: no `dyn` on the hot path.
 //! - **Values** ([`Encode`], [`Decode`]): what generated code implements. Decoding reads from
-//!   [`bytes::Bytes`]; `string` fields decode to [`BytesStr`] and `binary` fields to `Bytes`,
-//!   both views into the input (no copy, no allocation per field). [`Encode::encoded_len`] gives
+//!   a [`Blob`]; `string` fields decode to [`BytesStr`] and `binary` fields to [`Blob`],
+//!   both views into the input (no copy, no allocation per field). A `Blob` is a view into a
+//!   pooled buffer slot ([`SlotRefs`]), a [`Bytes`], or static bytes. [`Encode::encoded_len`] gives
 //!   the exact encoded size before a single byte is written.
 //! - **Framing** ([`frame`]): Framed, Buffered (unframed), Kitex TTHeader and Apache THeader,
 //!   with per-connection dialect detection from the first bytes ([`frame::detect`]) and header
@@ -26,6 +27,7 @@
 //! ```
 
 pub mod app_exception;
+pub mod blob;
 pub mod bytes_str;
 pub mod error;
 pub mod frame;
@@ -38,6 +40,7 @@ pub mod ttype;
 pub mod value;
 
 pub use app_exception::{ApplicationErrorKind, ApplicationException};
+pub use blob::{Blob, SlotRefs};
 pub use bytes::{Bytes, BytesMut};
 pub use bytes_str::BytesStr;
 pub use error::{DecodeError, DecodeErrorKind, EncodeError, PathSegment};
@@ -65,17 +68,20 @@ pub fn to_bytes<P: Protocol, T: Encode + ?Sized>(value: &T) -> Result<Bytes, Enc
 
 /// Decodes one `T` from the whole of `bytes` with protocol `P` and the default limits.
 ///
-/// Bytes left over after the value are an error ([`DecodeErrorKind::TrailingBytes`]).
-pub fn from_bytes<P: Protocol, T: Decode>(bytes: &Bytes) -> Result<T, DecodeError> {
+/// `string` and `binary` fields of the result are views into `bytes` (a `Blob`, or a
+/// `Bytes` converted without copying). Bytes left over after the value are an error
+/// ([`DecodeErrorKind::TrailingBytes`]).
+pub fn from_bytes<P: Protocol, T: Decode>(bytes: impl Into<Blob>) -> Result<T, DecodeError> {
     from_bytes_with_limits::<P, T>(bytes, DecodeLimits::default())
 }
 
 /// [`from_bytes`] with explicit [`DecodeLimits`].
 pub fn from_bytes_with_limits<P: Protocol, T: Decode>(
-    bytes: &Bytes,
+    bytes: impl Into<Blob>,
     limits: DecodeLimits,
 ) -> Result<T, DecodeError> {
-    let mut reader = P::reader(bytes, limits);
+    let bytes = bytes.into();
+    let mut reader = P::reader(&bytes, limits);
     let value = T::decode(&mut reader)?;
     reader.finish()?;
     Ok(value)

@@ -5,7 +5,7 @@
 //! |---|---|
 //! | `bool`, `byte`/`i8`, `i16`, `i32`, `i64`, `double` | `bool`, `i8`, `i16`, `i32`, `i64`, `f64` |
 //! | `string` | [`BytesStr`] (zero-copy), or `String` (copies) |
-//! | `binary` | [`Bytes`] (zero-copy) |
+//! | `binary` | [`Blob`] (zero-copy), or `Bytes` (zero-copy unless pooled) |
 //! | `uuid` | [`uuid::Uuid`] |
 //! | `list<T>` | `Vec<T>` |
 //! | `set<T>` | [`HashSet<T>`] (aHash), any `std::collections::HashSet<T, S>`, `BTreeSet<T>` |
@@ -21,6 +21,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 
+use crate::blob::Blob;
 use crate::bytes_str::BytesStr;
 use crate::error::{DecodeError, DecodeErrorKind, EncodeError, PathSegment};
 use crate::protocol::{Protocol, ProtocolReader, ProtocolWriter};
@@ -141,6 +142,22 @@ impl Decode for BytesStr {
     }
 }
 
+impl Encode for Blob {
+    const TTYPE: TType = TType::String;
+    #[inline]
+    fn encode<W: ProtocolWriter>(&self, w: &mut W) -> Result<(), EncodeError> {
+        w.write_binary(self)
+    }
+}
+
+impl Decode for Blob {
+    const TTYPE: TType = TType::String;
+    #[inline]
+    fn decode<R: ProtocolReader>(r: &mut R) -> Result<Self, DecodeError> {
+        r.read_binary()
+    }
+}
+
 impl Encode for Bytes {
     const TTYPE: TType = TType::String;
     #[inline]
@@ -149,11 +166,13 @@ impl Encode for Bytes {
     }
 }
 
+/// For hand-written types that want `Bytes`: free for heap input; a view into a pooled
+/// buffer costs one allocation ([`Blob::into_bytes`]). Generated code uses [`Blob`].
 impl Decode for Bytes {
     const TTYPE: TType = TType::String;
     #[inline]
     fn decode<R: ProtocolReader>(r: &mut R) -> Result<Self, DecodeError> {
-        r.read_binary()
+        r.read_binary().map(Blob::into_bytes)
     }
 }
 

@@ -5,7 +5,7 @@
 mod support;
 
 use ringrpc_codec::{
-    Binary, Bytes, BytesStr, Compact, Decode, DecodeLimits, Protocol, ProtocolReader,
+    Binary, Blob, BytesStr, Compact, Decode, DecodeLimits, Protocol, ProtocolReader,
 };
 use support::counting_alloc::{Counting, allocations_during};
 use support::types::*;
@@ -17,7 +17,7 @@ fn check<P: Protocol>() {
     let value = PrimitivesArgs {
         p: Primitives {
             s: BytesStr::from("a string field of some length, 世界"),
-            bin: Bytes::from(vec![7u8; 300]),
+            bin: Blob::from(vec![7u8; 300]),
             i64v: 1 << 40,
             ..Primitives::default()
         },
@@ -25,7 +25,7 @@ fn check<P: Protocol>() {
     let encoded = ringrpc_codec::to_bytes::<P, _>(&value).unwrap();
     // A buffer as the runtime hands it over: already shared (a pool slot or a clone of a
     // read buffer), so views are reference-count bumps.
-    let shared = encoded.clone();
+    let shared = Blob::from(encoded.clone());
     let (count, decoded) = allocations_during(|| {
         let mut r = P::reader(&shared, DecodeLimits::default());
         let v = PrimitivesArgs::decode(&mut r).unwrap();
@@ -49,7 +49,7 @@ fn check<P: Protocol>() {
         w.write_message_begin("echo", ringrpc_codec::MessageType::Call, 1)
             .unwrap();
     }
-    let framed = Bytes::from(framed);
+    let framed = Blob::from(framed);
     let shared = framed.clone();
     let (count, _) = allocations_during(|| {
         P::reader(&shared, DecodeLimits::default())

@@ -5,14 +5,14 @@ mod support;
 
 use ringrpc_codec::frame::{self, Dialect, FrameDecoder, Framing, decode_frame, frame_len};
 use ringrpc_codec::{
-    Binary, Bytes, BytesMut, Compact, Decode, DecodeError, DecodeErrorKind, DecodeLimits, Protocol,
+    Binary, Blob, BytesMut, Compact, Decode, DecodeError, DecodeErrorKind, DecodeLimits, Protocol,
     ProtocolId, ProtocolReader, ProtocolWriter, TType, from_bytes, from_bytes_with_limits,
     to_bytes,
 };
 use support::types::*;
 
 fn message<P: Protocol>(bytes: &'static [u8]) -> DecodeError {
-    let bytes = Bytes::from_static(bytes);
+    let bytes = Blob::from_static(bytes);
     P::reader(&bytes, DecodeLimits::default())
         .read_message_begin()
         .unwrap_err()
@@ -61,7 +61,7 @@ fn binary_message_headers() {
     ] {
         let mut bytes = header.to_vec();
         bytes.extend_from_slice(b"\0\0\0\0\0\0\0\0");
-        let bytes = Bytes::from(bytes);
+        let bytes = Blob::from(bytes);
         let e = Binary::reader(&bytes, DecodeLimits::default())
             .read_message_begin()
             .unwrap_err();
@@ -129,19 +129,19 @@ fn framed_lengths() {
     ));
 }
 
-fn struct_bytes<P: Protocol>(write: impl FnOnce(&mut P::Writer<&mut Vec<u8>>)) -> Bytes {
+fn struct_bytes<P: Protocol>(write: impl FnOnce(&mut P::Writer<&mut Vec<u8>>)) -> Blob {
     let mut out = Vec::new();
     {
         let mut w = P::writer(&mut out);
         write(&mut w);
     }
-    Bytes::from(out)
+    Blob::from(out)
 }
 
 #[test]
 fn compact_varints() {
     // An i32 field whose varint encodes 2^32.
-    let bytes = Bytes::from_static(b"\x15\x80\x80\x80\x80\x10\x00");
+    let bytes = Blob::from_static(b"\x15\x80\x80\x80\x80\x10\x00");
     let e = from_bytes::<Compact, Inner>(&bytes).unwrap_err();
     assert_eq!(kind(&e), &DecodeErrorKind::VarintOverflow { bits: 32 });
     assert_eq!(e.offset(), 1);
@@ -150,13 +150,13 @@ fn compact_varints() {
     let mut raw = vec![0x16];
     raw.extend_from_slice(&[0xff; 10]);
     raw.extend_from_slice(&[0x01, 0x00]);
-    let e = from_bytes::<Compact, Primitives>(&Bytes::from(raw)).unwrap_err();
+    let e = from_bytes::<Compact, Primitives>(&Blob::from(raw)).unwrap_err();
     assert!(
         matches!(kind(&e), DecodeErrorKind::VarintTooLong { max_bytes: 10 }),
         "{e}"
     );
     // An i16 that does not fit.
-    let bytes = Bytes::from_static(b"\x44\x80\x80\x04\x00");
+    let bytes = Blob::from_static(b"\x44\x80\x80\x04\x00");
     let e = from_bytes::<Compact, Primitives>(&bytes).unwrap_err();
     assert_eq!(
         kind(&e),
@@ -170,7 +170,7 @@ fn compact_varints() {
 #[test]
 fn compact_container_headers() {
     // list header f5 + size varint 0xffffffff: over i32, read as a negative length.
-    let bytes = Bytes::from_static(b"\x19\xf5\xff\xff\xff\xff\x0f");
+    let bytes = Blob::from_static(b"\x19\xf5\xff\xff\xff\xff\x0f");
     let e = from_bytes::<Compact, Containers>(&bytes).unwrap_err();
     assert_eq!(
         kind(&e),
@@ -181,7 +181,7 @@ fn compact_container_headers() {
     );
     // A list claiming i32::MAX structs is over the container limit; one claiming a million
     // (under the limit) in a few bytes fails on the bytes present, before allocating.
-    let bytes = Bytes::from_static(b"\x69\xfc\xff\xff\xff\xff\x07\x00\x00");
+    let bytes = Blob::from_static(b"\x69\xfc\xff\xff\xff\xff\x07\x00\x00");
     let e = from_bytes::<Compact, Containers>(&bytes).unwrap_err();
     assert_eq!(
         kind(&e),
@@ -191,7 +191,7 @@ fn compact_container_headers() {
             limit: 16 << 20
         }
     );
-    let bytes = Bytes::from_static(b"\x69\xfc\xc0\x84\x3d\x00\x00");
+    let bytes = Blob::from_static(b"\x69\xfc\xc0\x84\x3d\x00\x00");
     let e = from_bytes::<Compact, Containers>(&bytes).unwrap_err();
     assert_eq!(
         kind(&e),
@@ -203,11 +203,11 @@ fn compact_container_headers() {
     );
     assert!(e.to_string().contains("Containers.inners(#6)"), "{e}");
     // A map of size 1 with its type byte missing.
-    let bytes = Bytes::from_static(b"\x4b\x01");
+    let bytes = Blob::from_static(b"\x4b\x01");
     let e = from_bytes::<Compact, Containers>(&bytes).unwrap_err();
     assert!(e.is_truncation(), "{e}");
     // A long-form field header whose id is cut off.
-    let bytes = Bytes::from_static(b"\x05\x80");
+    let bytes = Blob::from_static(b"\x05\x80");
     let e = from_bytes::<Compact, Inner>(&bytes).unwrap_err();
     assert!(
         matches!(kind(&e), DecodeErrorKind::UnexpectedEof { .. }),
@@ -215,7 +215,7 @@ fn compact_container_headers() {
     );
     // Type nibbles 0 (as an element type), 14 and 15 are not types.
     for raw in [&b"\x10\x00"[..], b"\x1e", b"\x1f"] {
-        let e = from_bytes::<Compact, Inner>(&Bytes::copy_from_slice(raw)).unwrap_err();
+        let e = from_bytes::<Compact, Inner>(&Blob::copy_from_slice(raw)).unwrap_err();
         assert!(
             matches!(
                 kind(&e),
@@ -228,7 +228,7 @@ fn compact_container_headers() {
         );
     }
     // A bool list element byte of 3.
-    let bytes = Bytes::from_static(b"\x59\x11\x03\x00");
+    let bytes = Blob::from_static(b"\x59\x11\x03\x00");
     let e = from_bytes::<Compact, Containers>(&bytes).unwrap_err();
     assert_eq!(kind(&e), &DecodeErrorKind::InvalidBool { found: 3 });
     assert!(e.to_string().contains("Containers.flags(#5)[0]"), "{e}");
@@ -237,7 +237,7 @@ fn compact_container_headers() {
 #[test]
 fn binary_lengths() {
     // A string length of -1 and one past the end.
-    let e = from_bytes::<Binary, Inner>(&Bytes::from_static(b"\x0b\x00\x02\xff\xff\xff\xff"))
+    let e = from_bytes::<Binary, Inner>(&Blob::from_static(b"\x0b\x00\x02\xff\xff\xff\xff"))
         .unwrap_err();
     assert_eq!(
         kind(&e),
@@ -246,7 +246,7 @@ fn binary_lengths() {
             len: -1
         }
     );
-    let e = from_bytes::<Binary, Inner>(&Bytes::from_static(b"\x0b\x00\x02\x00\x00\x00\x09abc"))
+    let e = from_bytes::<Binary, Inner>(&Blob::from_static(b"\x0b\x00\x02\x00\x00\x00\x09abc"))
         .unwrap_err();
     assert_eq!(
         kind(&e),
@@ -258,7 +258,7 @@ fn binary_lengths() {
     );
     assert_eq!(e.offset(), 7);
     // Maps claiming 2^31-1 entries (over the limit) and a million (past the end).
-    let e = from_bytes::<Binary, Containers>(&Bytes::from_static(
+    let e = from_bytes::<Binary, Containers>(&Blob::from_static(
         b"\x0d\x00\x04\x0b\x08\x7f\xff\xff\xff\x00",
     ))
     .unwrap_err();
@@ -266,7 +266,7 @@ fn binary_lengths() {
         matches!(kind(&e), DecodeErrorKind::LimitExceeded { what: "map", .. }),
         "{e}"
     );
-    let e = from_bytes::<Binary, Containers>(&Bytes::from_static(
+    let e = from_bytes::<Binary, Containers>(&Blob::from_static(
         b"\x0d\x00\x04\x0b\x08\x00\x0f\x42\x40\x00",
     ))
     .unwrap_err();
@@ -280,7 +280,7 @@ fn binary_lengths() {
     );
     assert!(e.to_string().contains("in Containers.counts(#4)"), "{e}");
     // Unknown type codes.
-    let e = from_bytes::<Binary, Inner>(&Bytes::from_static(b"\x05\x00\x01")).unwrap_err();
+    let e = from_bytes::<Binary, Inner>(&Blob::from_static(b"\x05\x00\x01")).unwrap_err();
     assert_eq!(
         kind(&e),
         &DecodeErrorKind::InvalidType {
@@ -340,7 +340,7 @@ fn string_and_container_limits_are_inclusive() {
     with::<Compact>(limits);
 }
 
-fn nested_lists<P: Protocol>(depth: usize) -> Bytes {
+fn nested_lists<P: Protocol>(depth: usize) -> Blob {
     // A struct whose field 99 is list<list<...<i32>>> nested `depth` deep.
     struct_bytes::<P>(|w| {
         let scope = w.write_struct_begin();
@@ -353,7 +353,7 @@ fn nested_lists<P: Protocol>(depth: usize) -> Bytes {
     })
 }
 
-fn nested_structs<P: Protocol>(depth: usize) -> Bytes {
+fn nested_structs<P: Protocol>(depth: usize) -> Blob {
     let mut node = Node {
         child: None,
         value: 0,
@@ -364,7 +364,7 @@ fn nested_structs<P: Protocol>(depth: usize) -> Bytes {
             value: i as i32,
         };
     }
-    to_bytes::<P, _>(&node).unwrap()
+    to_bytes::<P, _>(&node).unwrap().into()
 }
 
 #[test]
@@ -399,7 +399,7 @@ fn utf8_in_string_but_not_binary() {
     fn with<P: Protocol>() {
         let p = Primitives {
             s: "ok".into(),
-            bin: Bytes::from_static(&[0xff, 0xfe, 0x00]),
+            bin: Blob::from_static(&[0xff, 0xfe, 0x00]),
             ..Primitives::default()
         };
         let good = to_bytes::<P, _>(&p).unwrap();
@@ -410,7 +410,7 @@ fn utf8_in_string_but_not_binary() {
         let mut raw = good.to_vec();
         let at = raw.windows(2).position(|w| w == b"ok").unwrap();
         raw[at + 1] = 0xc3; // a truncated two-byte sequence
-        let e = from_bytes::<P, Primitives>(&Bytes::from(raw)).unwrap_err();
+        let e = from_bytes::<P, Primitives>(&Blob::from(raw)).unwrap_err();
         assert_eq!(kind(&e), &DecodeErrorKind::InvalidUtf8 { valid_up_to: 1 });
         assert!(e.to_string().contains("Primitives.s(#8)"), "{e}");
     }
@@ -436,11 +436,11 @@ fn truncated_inputs_fail_cleanly() {
     // Trailing bytes after a complete value are reported.
     let mut raw = p.to_vec();
     raw.push(0);
-    let e = from_bytes::<Binary, PrimitivesArgs>(&Bytes::from(raw)).unwrap_err();
+    let e = from_bytes::<Binary, PrimitivesArgs>(&Blob::from(raw)).unwrap_err();
     assert_eq!(kind(&e), &DecodeErrorKind::TrailingBytes { count: 1 });
 }
 
-fn ttheader(header: &[u8], payload: &[u8]) -> Bytes {
+fn ttheader(header: &[u8], payload: &[u8]) -> Blob {
     let mut raw = Vec::new();
     let words = header.len().div_ceil(4);
     raw.extend_from_slice(&((10 + words * 4 + payload.len()) as u32).to_be_bytes());
@@ -449,7 +449,7 @@ fn ttheader(header: &[u8], payload: &[u8]) -> Bytes {
     raw.extend_from_slice(header);
     raw.resize(14 + words * 4, 0);
     raw.extend_from_slice(payload);
-    Bytes::from(raw)
+    Blob::from(raw)
 }
 
 fn ttheader_error(header: &[u8]) -> DecodeError {
@@ -509,7 +509,7 @@ fn ttheader_corruptions() {
     raw[12..14].copy_from_slice(&[0, 0]);
     let e = decode_frame(
         Dialect::new(Framing::TTHeader, ProtocolId::Binary),
-        Bytes::from(raw.clone()),
+        Blob::from(raw.clone()),
         DecodeLimits::default(),
     )
     .unwrap_err();
@@ -526,7 +526,7 @@ fn ttheader_corruptions() {
     raw[12..14].copy_from_slice(&[0xff, 0xff]);
     let e = decode_frame(
         Dialect::new(Framing::TTHeader, ProtocolId::Binary),
-        Bytes::from(raw),
+        Blob::from(raw),
         DecodeLimits::default(),
     )
     .unwrap_err();
@@ -548,10 +548,10 @@ fn ttheader_corruptions() {
     );
 }
 
-fn theader(header: &[u8]) -> Bytes {
+fn theader(header: &[u8]) -> Blob {
     let mut raw = ttheader(header, b"\x80\x01\x00\x01\0\0\0\0\0\0\0\x01\x00").to_vec();
     raw[4..6].copy_from_slice(&[0x0f, 0xff]);
-    Bytes::from(raw)
+    Blob::from(raw)
 }
 
 fn theader_error(header: &[u8]) -> DecodeError {
@@ -622,7 +622,7 @@ fn theader_corruptions() {
     raw[12..14].copy_from_slice(&[0x40, 0x00]);
     let e = decode_frame(
         Dialect::new(Framing::THeader, ProtocolId::Binary),
-        Bytes::from(raw),
+        Blob::from(raw),
         DecodeLimits::default(),
     )
     .unwrap_err();
@@ -641,7 +641,7 @@ fn theader_corruptions() {
     raw[3] += 1;
     let e = decode_frame(
         Dialect::new(Framing::THeader, ProtocolId::Binary),
-        Bytes::from(raw),
+        Blob::from(raw),
         DecodeLimits::default(),
     )
     .unwrap_err();
@@ -711,5 +711,5 @@ fn unframed_scanning_waits_then_rejects_oversized_messages() {
 fn a_struct_of_the_wrong_type_at_the_top_is_an_error() {
     // Decoding a bare i32 as a struct reads garbage field headers: a clean error, no panic.
     let bytes = to_bytes::<Binary, _>(&0x7f7f7f7fi32).unwrap();
-    assert!(Inner::decode(&mut Binary::reader(&bytes, DecodeLimits::default())).is_err());
+    assert!(Inner::decode(&mut Binary::reader(&bytes.into(), DecodeLimits::default())).is_err());
 }

@@ -8,7 +8,7 @@ use ringrpc_codec::frame::{
 };
 use ringrpc_codec::metadata::int_key;
 use ringrpc_codec::{
-    Binary, Bytes, BytesMut, BytesStr, Compact, DecodeLimits, EncodeError, MessageHeader,
+    Binary, Blob, BytesMut, BytesStr, Compact, DecodeLimits, EncodeError, MessageHeader,
     MessageType, Metadata, Protocol, ProtocolId, ProtocolReader, from_bytes,
 };
 use support::types::*;
@@ -26,7 +26,7 @@ fn encode<P: Protocol>(
     header: Option<&HeaderInfo>,
     seq_id: i32,
     body: &impl ringrpc_codec::Encode,
-) -> Bytes {
+) -> Blob {
     let message = call("testVoid", seq_id);
     let mut out = BytesMut::new();
     encode_frame::<P, _, _>(framing, header, &message, body, &mut out).unwrap();
@@ -35,7 +35,7 @@ fn encode<P: Protocol>(
         encoded_frame_len::<P, _>(framing, header, &message, body).unwrap(),
         "encoded_frame_len is exact"
     );
-    out.freeze()
+    out.freeze().into()
 }
 
 const TEST_VOID_BINARY: &[u8] = b"\x80\x01\x00\x01\x00\x00\x00\x08testVoid\x00\x00\x00\x07\x00";
@@ -163,7 +163,7 @@ fn theader_persistent_headers_and_unknown_info_blocks() {
     // An unknown info id ends the info blocks; the rest of the header is skipped (Apache).
     let mut raw = bytes.to_vec();
     raw[16] = 0x7f; // the KEYVALUE block id
-    let frame = decode_frame(dialect, Bytes::from(raw), DecodeLimits::default()).unwrap();
+    let frame = decode_frame(dialect, Blob::from(raw), DecodeLimits::default()).unwrap();
     assert!(frame.header.unwrap().metadata.is_empty());
     assert_eq!(frame.payload[0], 0x82);
 }
@@ -182,7 +182,7 @@ fn every_dialect() -> Vec<Dialect> {
     ]
 }
 
-fn encode_in(dialect: Dialect, seq_id: i32, body: &PrimitivesArgs) -> Bytes {
+fn encode_in(dialect: Dialect, seq_id: i32, body: &PrimitivesArgs) -> Blob {
     let mut header = HeaderInfo::default();
     header.metadata.insert_transit("seq", format!("{seq_id}"));
     let header = matches!(dialect.framing, Framing::TTHeader | Framing::THeader).then_some(&header);
@@ -193,7 +193,7 @@ fn encode_in(dialect: Dialect, seq_id: i32, body: &PrimitivesArgs) -> Bytes {
 }
 
 fn decode_body(frame: &frame::Frame) -> (MessageHeader, PrimitivesArgs) {
-    fn go<P: Protocol>(payload: &Bytes) -> (MessageHeader, PrimitivesArgs) {
+    fn go<P: Protocol>(payload: &Blob) -> (MessageHeader, PrimitivesArgs) {
         let mut r = P::reader(payload, DecodeLimits::default());
         let header = r.read_message_begin().unwrap();
         let body = <PrimitivesArgs as ringrpc_codec::Decode>::decode(&mut r).unwrap();
@@ -211,7 +211,7 @@ fn every_dialect_is_detected_and_split_byte_by_byte() {
     let body = PrimitivesArgs {
         p: Primitives {
             s: "pipelined".into(),
-            bin: Bytes::from_static(&[0, 1, 2]),
+            bin: Blob::from_static(&[0, 1, 2]),
             i64v: -1,
             ..Primitives::default()
         },

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use ringrpc_codec::frame::{self, Dialect, Frame, FrameDecoder, Framing, encode_frame};
 use ringrpc_codec::{
-    ApplicationErrorKind, ApplicationException, Binary, Bytes, BytesMut, BytesStr, Compact, Decode,
+    ApplicationErrorKind, ApplicationException, Binary, Blob, BytesMut, BytesStr, Compact, Decode,
     DecodeLimits, Encode, MessageHeader, MessageType, Protocol, ProtocolId, ProtocolReader,
 };
 use support::samples::{containers, holder, primitives};
@@ -21,7 +21,7 @@ fn vectors_dir() -> PathBuf {
 
 /// Decodes the body named by `message` and checks it against the generator's value, then
 /// re-encodes the whole frame and compares bytes.
-fn check_body<P: Protocol>(name: &str, frame: &Frame, wire: &Bytes) {
+fn check_body<P: Protocol>(name: &str, frame: &Frame, wire: &Blob) {
     let mut r = P::reader(&frame.payload, DecodeLimits::default());
     let header = r.read_message_begin().unwrap();
     let expected_seq = match name {
@@ -150,7 +150,7 @@ fn check_body<P: Protocol>(name: &str, frame: &Frame, wire: &Bytes) {
     );
 }
 
-fn reencode<P: Protocol, T: Encode>(frame: &Frame, header: &MessageHeader, body: &T) -> Bytes {
+fn reencode<P: Protocol, T: Encode>(frame: &Frame, header: &MessageHeader, body: &T) -> Blob {
     let mut out = BytesMut::new();
     encode_frame::<P, _, _>(
         frame.dialect.framing,
@@ -160,7 +160,7 @@ fn reencode<P: Protocol, T: Encode>(frame: &Frame, header: &MessageHeader, body:
         &mut out,
     )
     .unwrap();
-    out.freeze()
+    out.freeze().into()
 }
 
 #[test]
@@ -182,7 +182,7 @@ fn golden_vectors_decode_and_reencode_identically() {
             parts.next().unwrap(),
             parts.next().unwrap(),
         );
-        let wire = Bytes::from(std::fs::read(path).unwrap());
+        let wire = Blob::from(std::fs::read(path).unwrap());
         let expected = Dialect::new(
             match framing {
                 "unframed" => Framing::Unframed,
@@ -254,11 +254,11 @@ thrift_struct! {
     pub struct UuidArgs { def 1: u: uuid::Uuid }
 }
 
-fn check_uuid(protocol: &str, frame: &Frame, wire: &Bytes) {
+fn check_uuid(protocol: &str, frame: &Frame, wire: &Blob) {
     let expected = UuidArgs {
         u: uuid::Uuid::from_u128(0x00112233_4455_6677_8899_aabbccddeeff),
     };
-    fn go<P: Protocol>(frame: &Frame, wire: &Bytes, expected: &UuidArgs) {
+    fn go<P: Protocol>(frame: &Frame, wire: &Blob, expected: &UuidArgs) {
         let mut r = P::reader(&frame.payload, DecodeLimits::default());
         let header = r.read_message_begin().unwrap();
         let v = UuidArgs::decode(&mut r).unwrap();

@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use proptest::prelude::*;
 use ringrpc_codec::{
-    Binary, Bytes, BytesStr, Compact, Decode, Encode, Protocol, from_bytes, to_bytes,
+    Binary, Blob, BytesStr, Compact, Decode, Encode, Protocol, from_bytes, to_bytes,
 };
 use support::fuzz_checks;
 use support::types::*;
@@ -17,8 +17,8 @@ fn text() -> impl Strategy<Value = BytesStr> {
     ".{0,24}".prop_map(BytesStr::from)
 }
 
-fn blob() -> impl Strategy<Value = Bytes> {
-    prop::collection::vec(any::<u8>(), 0..40).prop_map(Bytes::from)
+fn blob() -> impl Strategy<Value = Blob> {
+    prop::collection::vec(any::<u8>(), 0..40).prop_map(Blob::from)
 }
 
 fn double() -> impl Strategy<Value = f64> {

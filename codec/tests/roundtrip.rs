@@ -6,13 +6,13 @@ mod support;
 use std::collections::{BTreeMap, BTreeSet};
 
 use ringrpc_codec::{
-    Binary, Bytes, BytesMut, BytesStr, Compact, Decode, DecodeErrorKind, Encode, MessageHeader,
+    Binary, Blob, BytesMut, BytesStr, Compact, Decode, DecodeErrorKind, Encode, MessageHeader,
     MessageType, Protocol, ProtocolReader, ProtocolWriter, from_bytes, to_bytes,
 };
 use support::samples;
 use support::types::*;
 
-fn round_trip<P: Protocol, T: Encode + Decode + PartialEq + std::fmt::Debug>(value: &T) -> Bytes {
+fn round_trip<P: Protocol, T: Encode + Decode + PartialEq + std::fmt::Debug>(value: &T) -> Blob {
     let bytes = to_bytes::<P, _>(value).unwrap();
     assert_eq!(
         bytes.len(),
@@ -26,7 +26,7 @@ fn round_trip<P: Protocol, T: Encode + Decode + PartialEq + std::fmt::Debug>(val
         bytes,
         "re-encoding is identical"
     );
-    bytes
+    bytes.into()
 }
 
 fn both<T: Encode + Decode + PartialEq + std::fmt::Debug>(value: &T) {
@@ -111,7 +111,7 @@ fn compact_layouts_match_the_spec() {
         [0x19, 0x21, 0x01, 0x02, 0x00]
     );
     // Element type 2 for bool is accepted too, and element byte 0 reads as false.
-    let alt = Bytes::from_static(&[0x19, 0x22, 0x01, 0x00, 0x00]);
+    let alt = Blob::from_static(&[0x19, 0x22, 0x01, 0x00, 0x00]);
     assert_eq!(from_bytes::<Compact, BoolList>(&alt).unwrap(), v);
 
     // Bool fields fold their value into the field header.
@@ -154,12 +154,12 @@ fn compact_layouts_match_the_spec() {
     );
 }
 
-fn encode_message<P: Protocol>(name: &'static str, kind: MessageType, seq_id: i32) -> Bytes {
+fn encode_message<P: Protocol>(name: &'static str, kind: MessageType, seq_id: i32) -> Blob {
     let mut out = BytesMut::new();
     let mut w = P::writer(&mut out);
     w.write_message_begin(name, kind, seq_id).unwrap();
     drop(w);
-    out.freeze()
+    out.freeze().into()
 }
 
 #[test]
@@ -185,7 +185,7 @@ fn message_headers() {
     }
 
     // Old non-strict binary: name length, name, type byte, seq id.
-    let old = Bytes::from_static(b"\0\0\0\x04ping\x04\0\0\0\x09");
+    let old = Blob::from_static(b"\0\0\0\x04ping\x04\0\0\0\x09");
     let h: MessageHeader = Binary::reader(&old, Default::default())
         .read_message_begin()
         .unwrap();
@@ -283,7 +283,7 @@ fn union_with_two_fields_is_rejected() {
     w.write_field_begin(ringrpc_codec::TType::I32, 2);
     w.write_i32(1);
     w.write_struct_end(scope);
-    let bytes = Bytes::from(Binary::into_sink(w));
+    let bytes = Blob::from(Binary::into_sink(w));
     let err = from_bytes::<Binary, Choice>(&bytes).unwrap_err();
     assert_eq!(
         err.kind(),
@@ -312,7 +312,7 @@ fn error_path_names_the_failing_field() {
     let mut raw = bytes.to_vec();
     let at = raw.windows(3).position(|w| w == b"bad").unwrap();
     raw[at] = 0xff;
-    let err = from_bytes::<Binary, ContainersArgs>(&Bytes::from(raw)).unwrap_err();
+    let err = from_bytes::<Binary, ContainersArgs>(&Blob::from(raw)).unwrap_err();
     assert!(matches!(
         err.kind(),
         DecodeErrorKind::InvalidUtf8 { valid_up_to: 0 }

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use ringrpc::Server;
 use ringrpc::codec::frame::{Dialect, Framing};
-use ringrpc::codec::{Bytes, BytesMut, MessageType, Metadata, ProtocolId};
+use ringrpc::codec::{Blob, BytesMut, MessageType, Metadata, ProtocolId};
 use ringrpc_examples::conformance::handler::ThriftTestHandler;
 use ringrpc_examples::conformance::raw::encode_message;
 use ringrpc_examples::thrift_test::thrift_test::thrift_test::{self, TestBinaryArgs};
@@ -34,7 +34,7 @@ fn a_peer_that_never_reads_its_replies_stops_being_read() {
     // 64 KiB echoes: 2,000 of them would be 128 MiB of replies.
     let mut call = BytesMut::new();
     let args = TestBinaryArgs {
-        thing: Bytes::from(vec![7u8; 64 * 1024]),
+        thing: Blob::from(vec![7u8; 64 * 1024]),
     };
     let dialect = Dialect::new(Framing::Framed, ProtocolId::Binary);
     encode_message(

@@ -5,21 +5,21 @@
 use std::path::Path;
 
 use ringrpc::codec::{
-    Binary, Bytes, BytesMut, BytesStr, Compact, Decode, DecodeLimits, Encode, MessageType,
-    Protocol, ProtocolReader, ProtocolWriter, TType,
+    Binary, Blob, BytesMut, BytesStr, Compact, Decode, DecodeLimits, Encode, MessageType, Protocol,
+    ProtocolReader, ProtocolWriter, TType,
 };
 use ringrpc_examples::golden::golden::*;
 
-fn vector(name: &str) -> Bytes {
+fn vector(name: &str) -> Blob {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../codec/tests/golden/vectors")
         .join(name);
-    Bytes::from(std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display())))
+    Blob::from(std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display())))
 }
 
 /// Decodes an unframed CALL/REPLY whose body is `{id: T}`; returns the value and re-encodes
 /// the same message with the generated type.
-fn decode_single<P: Protocol, T: Decode + Encode>(bytes: &Bytes, id: i16) -> (T, Bytes) {
+fn decode_single<P: Protocol, T: Decode + Encode>(bytes: &Blob, id: i16) -> (T, Blob) {
     let mut r = P::reader(bytes, DecodeLimits::default());
     let header = r.read_message_begin().unwrap();
     let scope = r.read_struct_begin().unwrap();
@@ -44,7 +44,7 @@ fn decode_single<P: Protocol, T: Decode + Encode>(bytes: &Bytes, id: i16) -> (T,
         header.kind,
         MessageType::Call | MessageType::Reply
     ));
-    (value, out.freeze())
+    (value, out.freeze().into())
 }
 
 fn primitives() -> Primitives {
@@ -57,7 +57,7 @@ fn primitives() -> Primitives {
         i64v: -34359738368,
         dv: -5.235098235,
         s: BytesStr::from("Hello, 世界 ✓"),
-        bin: Bytes::from((0..=255u8).collect::<Vec<_>>()),
+        bin: Blob::from((0..=255u8).collect::<Vec<_>>()),
         color: Color::BLUE,
     }
 }

@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 use hdrhistogram::Histogram;
 use ringrpc::codec::frame::FrameDecoder;
 use ringrpc::codec::{
-    ApplicationException, Binary, Bytes, BytesMut, Compact, Decode, DecodeLimits, MessageType,
+    ApplicationException, Binary, Blob, BytesMut, Compact, Decode, DecodeLimits, MessageType,
     Protocol, ProtocolId, ProtocolReader,
 };
 use ringrpc::rt::{WorkerConfig, spawn_workers};
@@ -178,7 +178,7 @@ fn observe(stream: &mut TcpStream, wait: Duration) -> Outcome {
     }
 }
 
-fn reply_outcome<P: Protocol>(payload: &Bytes) -> Outcome {
+fn reply_outcome<P: Protocol>(payload: &Blob) -> Outcome {
     let mut r = P::reader(payload, DecodeLimits::default());
     let message = r.read_message_begin().expect("the server's reply is valid");
     match message.kind {

@@ -63,7 +63,7 @@ pub mod __codegen {
         write_optional_field,
     };
     pub use ringrpc_codec::{
-        ApplicationErrorKind, ApplicationException, Bytes, BytesStr, Decode, DecodeError,
+        ApplicationErrorKind, ApplicationException, Blob, Bytes, BytesStr, Decode, DecodeError,
         DecodeErrorKind, Encode, EncodeError, HashMap, HashSet, ProtocolReader, ProtocolWriter,
         TType, UnionSlot, Uuid, VecMap, VecSet,
     };

@@ -142,7 +142,7 @@ pub mod to_pilota {
                 .iter()
                 .map(|(k, v)| (*k, v.iter().map(s).collect()))
                 .collect(),
-            blob: c.blob.clone(),
+            blob: c.blob.clone().into_bytes(),
             score: c.score,
             flag: c.flag,
         }

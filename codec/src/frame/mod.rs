@@ -33,7 +33,9 @@ mod detect;
 mod theader;
 mod ttheader;
 
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::{BufMut, BytesMut};
+
+use crate::blob::Blob;
 
 pub use detect::detect;
 
@@ -98,7 +100,7 @@ pub struct Frame {
     /// The TTHeader/THeader header.
     pub header: Option<HeaderInfo>,
     /// The whole Thrift message (envelope and body), a view into the read buffer.
-    pub payload: Bytes,
+    pub payload: Blob,
 }
 
 /// How many bytes at the start of `buf` form one frame of `dialect`: `Ok(None)` when more
@@ -182,9 +184,10 @@ fn too_large(len: usize, limits: DecodeLimits) -> DecodeError {
 /// Parses one whole frame (as delimited by [`frame_len`]).
 pub fn decode_frame(
     dialect: Dialect,
-    frame: Bytes,
+    frame: impl Into<Blob>,
     limits: DecodeLimits,
 ) -> Result<Frame, DecodeError> {
+    let frame = frame.into();
     let format = match dialect.framing {
         Framing::Unframed => None,
         Framing::Framed => Some("framed"),
@@ -237,7 +240,7 @@ struct FixedHeader<'a> {
 
 /// Reads the fixed prefix of a `format` frame whose magic must be `magic`.
 fn read_fixed_header<'a>(
-    frame: &'a Bytes,
+    frame: &'a Blob,
     limits: DecodeLimits,
     magic: u16,
     format: &'static str,
@@ -378,6 +381,25 @@ fn put_len<B: BufMut>(out: &mut B, what: &'static str, len: usize) -> Result<(),
     Ok(())
 }
 
+/// A read buffer that [`FrameDecoder`] takes frames from: the bytes received and not yet
+/// taken, and a way to take the first of them as a [`Blob`] without copying.
+pub trait FrameSource {
+    /// The bytes received and not yet taken.
+    fn received(&self) -> &[u8];
+    /// Takes the first `len` received bytes (`len` ≤ `received().len()`).
+    fn take_front(&mut self, len: usize) -> Blob;
+}
+
+impl FrameSource for BytesMut {
+    fn received(&self) -> &[u8] {
+        self
+    }
+
+    fn take_front(&mut self, len: usize) -> Blob {
+        self.split_to(len).freeze().into()
+    }
+}
+
 /// Splits frames off a connection's read buffer, detecting the dialect from the first
 /// bytes.
 #[derive(Debug, Clone, Default)]
@@ -410,17 +432,20 @@ impl FrameDecoder {
 
     /// Takes the next whole frame off the front of `buf`, or returns `Ok(None)` until
     /// enough bytes have arrived. After an error the connection should be closed.
-    pub fn decode(&mut self, buf: &mut BytesMut) -> Result<Option<Frame>, DecodeError> {
+    pub fn decode<S: FrameSource + ?Sized>(
+        &mut self,
+        buf: &mut S,
+    ) -> Result<Option<Frame>, DecodeError> {
         let dialect = match self.dialect {
             Some(d) => d,
-            None => match detect(buf)? {
+            None => match detect(buf.received())? {
                 Some(d) => *self.dialect.insert(d),
                 None => return Ok(None),
             },
         };
-        match frame_len(dialect, buf, self.limits)? {
+        match frame_len(dialect, buf.received(), self.limits)? {
             Some(len) => {
-                let frame = decode_frame(dialect, buf.split_to(len).freeze(), self.limits)?;
+                let frame = decode_frame(dialect, buf.take_front(len), self.limits)?;
                 // A THeader frame names its own payload protocol.
                 self.dialect = Some(frame.dialect);
                 Ok(Some(frame))

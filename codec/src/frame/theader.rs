@@ -7,7 +7,9 @@
 //! any other id ends the info blocks (the rest of the header is skipped)
 //! ```
 
-use bytes::{BufMut, Bytes};
+use bytes::BufMut;
+
+use crate::blob::Blob;
 
 use super::HeaderInfo;
 use crate::bytes_str::BytesStr;
@@ -26,9 +28,9 @@ const MAX_FRAME: usize = 0x3fff_ffff;
 
 /// Parses a whole THeader frame into its header, payload protocol and payload.
 pub(super) fn decode(
-    frame: &Bytes,
+    frame: &Blob,
     limits: DecodeLimits,
-) -> Result<(HeaderInfo, ProtocolId, Bytes), DecodeError> {
+) -> Result<(HeaderInfo, ProtocolId, Blob), DecodeError> {
     let super::FixedHeader {
         flags,
         seq_id,

@@ -8,7 +8,9 @@
 //! 0x10 int KV: u16 n, n × (u16 key, u16 len value); 0x11 ACL token: u16 len value
 //! ```
 
-use bytes::{BufMut, Bytes};
+use bytes::BufMut;
+
+use crate::blob::Blob;
 
 use super::HeaderInfo;
 use crate::bytes_str::BytesStr;
@@ -26,9 +28,9 @@ const INFO_ACL_TOKEN: u8 = 0x11;
 
 /// Parses a whole TTHeader frame into its header and payload.
 pub(super) fn decode(
-    frame: &Bytes,
+    frame: &Blob,
     limits: DecodeLimits,
-) -> Result<(HeaderInfo, Bytes), DecodeError> {
+) -> Result<(HeaderInfo, Blob), DecodeError> {
     let super::FixedHeader {
         flags,
         seq_id,

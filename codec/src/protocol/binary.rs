@@ -3,7 +3,7 @@
 //! Message headers are read in both the strict (`0x8001` version word) and the old
 //! non-strict form; the strict form is always written.
 
-use bytes::Bytes;
+use crate::blob::Blob;
 
 use super::cursor::Cursor;
 use super::{
@@ -39,7 +39,7 @@ impl Protocol for Binary {
     }
 
     #[inline]
-    fn reader(input: &Bytes, limits: DecodeLimits) -> BinaryReader<'_> {
+    fn reader(input: &Blob, limits: DecodeLimits) -> BinaryReader<'_> {
         BinaryReader {
             cur: Cursor::new(input, limits),
         }

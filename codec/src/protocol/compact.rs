@@ -1,7 +1,7 @@
 //! The Thrift Compact protocol: zigzag varints, field-id deltas, bools folded into field
 //! headers, little-endian doubles.
 
-use bytes::Bytes;
+use crate::blob::Blob;
 
 use super::cursor::Cursor;
 use super::{
@@ -114,7 +114,7 @@ impl Protocol for Compact {
     }
 
     #[inline]
-    fn reader(input: &Bytes, limits: DecodeLimits) -> CompactReader<'_> {
+    fn reader(input: &Blob, limits: DecodeLimits) -> CompactReader<'_> {
         CompactReader {
             cur: Cursor::new(input, limits),
             last_field_id: 0,

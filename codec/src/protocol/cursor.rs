@@ -1,7 +1,6 @@
 //! [`Cursor`]: bounds-checked reading over the input, shared by both protocol readers.
 
-use bytes::Bytes;
-
+use crate::blob::Blob;
 use crate::bytes_str::BytesStr;
 use crate::error::{DecodeError, DecodeErrorKind};
 use crate::limits::DecodeLimits;
@@ -11,14 +10,14 @@ use crate::limits::DecodeLimits;
 pub(crate) struct Cursor<'a> {
     data: &'a [u8],
     /// The buffer `data` belongs to, when values may be views into it.
-    owner: Option<&'a Bytes>,
+    owner: Option<&'a Blob>,
     pos: usize,
     depth: u32,
     pub(crate) limits: DecodeLimits,
 }
 
 impl<'a> Cursor<'a> {
-    pub(crate) fn new(owner: &'a Bytes, limits: DecodeLimits) -> Self {
+    pub(crate) fn new(owner: &'a Blob, limits: DecodeLimits) -> Self {
         Cursor {
             data: owner.as_ref(),
             owner: Some(owner),
@@ -40,7 +39,7 @@ impl<'a> Cursor<'a> {
 
     /// A cursor over `owner[start..end]` whose positions are offsets into `owner`
     /// (`end` is clamped to the owner's length).
-    pub(crate) fn range(owner: &'a Bytes, start: usize, end: usize, limits: DecodeLimits) -> Self {
+    pub(crate) fn range(owner: &'a Blob, start: usize, end: usize, limits: DecodeLimits) -> Self {
         let end = end.min(owner.len());
         Cursor {
             data: &owner[..end],
@@ -225,15 +224,15 @@ impl<'a> Cursor<'a> {
     /// A view (or, for slice readers, a copy) of the next `len` bytes, which the caller
     /// has checked are present.
     #[inline]
-    pub(crate) fn take_bytes(&mut self, len: usize) -> Bytes {
+    pub(crate) fn take_bytes(&mut self, len: usize) -> Blob {
         let start = self.pos;
         self.pos += len;
         if len == 0 {
-            return Bytes::new();
+            return Blob::new();
         }
         match self.owner {
             Some(owner) => owner.slice(start..start + len),
-            None => Bytes::copy_from_slice(&self.data[start..start + len]),
+            None => Blob::copy_from_slice(&self.data[start..start + len]),
         }
     }
 

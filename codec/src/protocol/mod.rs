@@ -23,7 +23,7 @@ macro_rules! cursor_reader_methods {
         }
 
         #[inline]
-        fn read_binary(&mut self) -> Result<Bytes, DecodeError> {
+        fn read_binary(&mut self) -> Result<Blob, DecodeError> {
             let len = self.read_bytes_len("binary")?;
             Ok(self.cur.take_bytes(len))
         }
@@ -95,7 +95,7 @@ mod compact;
 pub(crate) mod cursor;
 mod skip;
 
-use bytes::Bytes;
+use crate::blob::Blob;
 
 pub use binary::{Binary, BinaryReader, BinaryWriter};
 pub use compact::{Compact, CompactReader, CompactWriter};
@@ -121,7 +121,7 @@ pub trait Protocol: Copy + Default + std::fmt::Debug + Send + Sync + 'static {
     /// Unwraps a writer's sink.
     fn into_sink<S: Sink>(writer: Self::Writer<S>) -> S;
     /// A reader over `input`; `string`/`binary` values become views into it.
-    fn reader(input: &Bytes, limits: DecodeLimits) -> Self::Reader<'_>;
+    fn reader(input: &Blob, limits: DecodeLimits) -> Self::Reader<'_>;
     /// A reader over a plain slice. `string`/`binary` values are copied out of it, so use
     /// this only for scanning (finding frame ends, skipping), not on the decode hot path.
     fn slice_reader(input: &[u8], limits: DecodeLimits) -> Self::Reader<'_>;
@@ -234,7 +234,7 @@ pub trait ProtocolReader {
     /// Reads a `uuid`.
     fn read_uuid(&mut self) -> Result<[u8; 16], DecodeError>;
     /// Reads a `binary` as a view into the input.
-    fn read_binary(&mut self) -> Result<Bytes, DecodeError>;
+    fn read_binary(&mut self) -> Result<Blob, DecodeError>;
     /// Reads a `string` as a view into the input, checking UTF-8.
     fn read_string(&mut self) -> Result<BytesStr, DecodeError>;
     /// Skips a `string`/`binary` without creating a view.

@@ -5,14 +5,14 @@
 
 use ringrpc_codec::frame::{self, FrameDecoder};
 use ringrpc_codec::{
-    Binary, Bytes, BytesMut, Compact, Decode, DecodeLimits, Encode, Protocol, ProtocolId,
+    Binary, Blob, BytesMut, Compact, Decode, DecodeLimits, Encode, Protocol, ProtocolId,
     ProtocolReader, TType, from_bytes, to_bytes,
 };
 
 use super::types::*;
 
 /// Decode as `T`; if that works, encode → decode → encode must give the same bytes.
-fn stable<P: Protocol, T: Encode + Decode>(bytes: &Bytes) {
+fn stable<P: Protocol, T: Encode + Decode>(bytes: &Blob) {
     if let Ok(v) = from_bytes::<P, T>(bytes) {
         let once = to_bytes::<P, _>(&v).expect("a decoded value re-encodes");
         assert_eq!(once.len(), v.encoded_len::<P>(), "encoded_len is exact");
@@ -26,7 +26,7 @@ fn stable<P: Protocol, T: Encode + Decode>(bytes: &Bytes) {
 }
 
 /// A server's view of one payload: message header, then the arguments by method name.
-fn message<P: Protocol>(bytes: &Bytes, limits: DecodeLimits) {
+fn message<P: Protocol>(bytes: &Blob, limits: DecodeLimits) {
     let mut r = P::reader(bytes, limits);
     let Ok(header) = r.read_message_begin() else {
         return;
@@ -45,7 +45,7 @@ fn message<P: Protocol>(bytes: &Bytes, limits: DecodeLimits) {
 
 /// Every typed decode path of protocol `P` over `data`.
 pub fn protocol<P: Protocol>(data: &[u8]) {
-    let bytes = Bytes::copy_from_slice(data);
+    let bytes = Blob::copy_from_slice(data);
     message::<P>(&bytes, DecodeLimits::default());
     message::<P>(
         &bytes,
@@ -104,7 +104,7 @@ pub fn detect(data: &[u8]) {
             assert!(len <= data.len(), "a frame length never exceeds the input");
             let _ = frame::decode_frame(
                 dialect,
-                Bytes::copy_from_slice(&data[..len]),
+                Blob::copy_from_slice(&data[..len]),
                 DecodeLimits::default(),
             );
         }
@@ -138,7 +138,7 @@ pub fn headers(data: &[u8]) {
         return;
     };
     assert!(len <= rest.len(), "a frame length never exceeds the input");
-    let Ok(frame) = decode_frame(dialect, Bytes::copy_from_slice(&rest[..len]), limits) else {
+    let Ok(frame) = decode_frame(dialect, Blob::copy_from_slice(&rest[..len]), limits) else {
         return;
     };
     assert!(

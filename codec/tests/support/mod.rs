@@ -15,7 +15,7 @@ pub mod samples;
 pub mod types;
 
 pub use ringrpc_codec::{
-    Bytes, BytesStr, Decode, DecodeError, DecodeErrorKind, Encode, EncodeError, ProtocolReader,
+    Blob, BytesStr, Decode, DecodeError, DecodeErrorKind, Encode, EncodeError, ProtocolReader,
     ProtocolWriter, TType,
 };
 

@@ -5,7 +5,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::types::*;
-use super::{Bytes, BytesStr};
+use super::{Blob, BytesStr};
 
 pub fn primitives() -> Primitives {
     Primitives {
@@ -17,7 +17,7 @@ pub fn primitives() -> Primitives {
         i64v: -34359738368,
         dv: -5.235098235,
         s: BytesStr::from("Hello, 世界 ✓"),
-        bin: Bytes::from((0..=255u8).collect::<Vec<_>>()),
+        bin: Blob::from((0..=255u8).collect::<Vec<_>>()),
         color: Color::BLUE,
     }
 }

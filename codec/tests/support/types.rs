@@ -4,7 +4,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::support::{Bytes, BytesStr};
+use crate::support::{Blob, BytesStr};
 use crate::{thrift_enum, thrift_struct, thrift_union};
 
 thrift_enum! {
@@ -30,7 +30,7 @@ thrift_struct! {
         def 6: i64v: i64,
         def 7: dv: f64,
         def 8: s: BytesStr,
-        def 9: bin: Bytes,
+        def 9: bin: Blob,
         def 10: color: Color,
     }
 }

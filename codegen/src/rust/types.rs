@@ -92,7 +92,7 @@ impl TypeGen<'_> {
             Ty::I64 => "i64".into(),
             Ty::Double => "f64".into(),
             Ty::String => "__rt::BytesStr".into(),
-            Ty::Binary => "__rt::Bytes".into(),
+            Ty::Binary => "__rt::Blob".into(),
             Ty::Uuid => "__rt::Uuid".into(),
             Ty::List(t) => format!("__rt::Vec<{}>", self.rust_ty(t)),
             Ty::Set(t) if self.is_hashable(t) => format!("__rt::HashSet<{}>", self.rust_ty(t)),
@@ -150,7 +150,7 @@ impl TypeGen<'_> {
             (_, Value::Int(i)) => i.to_string(),
             (_, Value::Double(d)) => double(*d),
             (Ty::Binary, Value::String(s)) => {
-                format!("__rt::Bytes::from_static({})", byte_str_lit(s.as_bytes()))
+                format!("__rt::Blob::from_static({})", byte_str_lit(s.as_bytes()))
             }
             (Ty::Uuid, Value::String(s)) => {
                 let hex: String = s.chars().filter(|c| *c != '-').collect();

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use ringrpc::codec::frame::{Dialect, FrameDecoder, Framing, HeaderInfo, encode_frame};
 use ringrpc::codec::{
-    Binary, Bytes, BytesMut, BytesStr, Compact, Decode, DecodeLimits, MessageHeader, MessageType,
+    Binary, Blob, BytesMut, BytesStr, Compact, Decode, DecodeLimits, MessageHeader, MessageType,
     Protocol, ProtocolId, ProtocolReader, from_bytes, to_bytes,
 };
 use ringrpc_examples::Echo;
@@ -43,7 +43,7 @@ fn encode_in(
     out
 }
 
-fn decode_call<P: Protocol>(payload: &Bytes) -> (MessageHeader, Echo) {
+fn decode_call<P: Protocol>(payload: &Blob) -> (MessageHeader, Echo) {
     let mut r = P::reader(payload, DecodeLimits::default());
     let header = r.read_message_begin().expect("a valid message header");
     let body = Echo::decode(&mut r).expect("a valid Echo");

@@ -11,7 +11,7 @@ use std::io::Write;
 use std::time::{Duration, Instant};
 
 use ringrpc::codec::frame::Framing;
-use ringrpc::codec::{ApplicationErrorKind, Bytes, BytesStr, Uuid};
+use ringrpc::codec::{ApplicationErrorKind, Blob, BytesStr, Uuid};
 use ringrpc::metainfo::{self, MetaInfo};
 use ringrpc::{CallError, Channel, MethodInfo};
 
@@ -279,7 +279,7 @@ pub async fn run_all<C: Channel, W: Write>(
         ("all_bytes", all_bytes),
         ("1mib", mebibyte),
     ] {
-        let v = Bytes::from(v);
+        let v = Blob::from(v);
         report
             .check(&format!("testBinary.{name}"), async {
                 expect(client.test_binary(v.clone()).await, &v)

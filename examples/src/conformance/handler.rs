@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use ringrpc::CallError;
-use ringrpc::codec::{ApplicationErrorKind, ApplicationException, Bytes, BytesStr, Uuid};
+use ringrpc::codec::{ApplicationErrorKind, ApplicationException, Blob, BytesStr, Uuid};
 use ringrpc::metainfo;
 
 use crate::thrift_test::thrift_test::second_service::SecondService;
@@ -98,7 +98,7 @@ impl ThriftTest for ThriftTestHandler {
         Ok(thing)
     }
 
-    async fn test_binary(&self, thing: Bytes) -> Result<Bytes, CallError> {
+    async fn test_binary(&self, thing: Blob) -> Result<Blob, CallError> {
         Ok(thing)
     }
 

@@ -14,7 +14,7 @@ use monoio::io::{AsyncReadRent, AsyncWriteRent, AsyncWriteRentExt, Splitable};
 use ringrpc::Server;
 use ringrpc::codec::frame::{Dialect, FrameDecoder};
 use ringrpc::codec::{
-    Binary, Bytes, BytesMut, Compact, DecodeLimits, Encode, MessageType, Metadata, Protocol,
+    Binary, Blob, BytesMut, Compact, DecodeLimits, Encode, MessageType, Metadata, Protocol,
     ProtocolId, ProtocolReader, Uuid,
 };
 use ringrpc_examples::conformance::DIALECTS;
@@ -125,7 +125,7 @@ fn check_replies(replies: Vec<u8>) -> usize {
     count
 }
 
-fn message_kind<P: Protocol>(payload: &Bytes) -> MessageType {
+fn message_kind<P: Protocol>(payload: &Blob) -> MessageType {
     P::reader(payload, DecodeLimits::default())
         .read_message_begin()
         .expect("a reply's message header is valid")
@@ -194,7 +194,7 @@ pub fn seed_streams() -> Vec<(String, Vec<u8>)> {
             call(dialect, "testDouble", &TestDoubleArgs { thing: -0.0 }, o)
         });
         add("testBinary", &|o| {
-            let thing = Bytes::from((0..=255u8).collect::<Vec<_>>());
+            let thing = Blob::from((0..=255u8).collect::<Vec<_>>());
             call(dialect, "testBinary", &TestBinaryArgs { thing }, o)
         });
         add("testUuid", &|o| {

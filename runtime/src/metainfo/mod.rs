@@ -279,7 +279,7 @@ impl MetaInfo {
 /// `name` (a suffix of `key`) as a view into `key`'s bytes, without copying.
 fn sub(key: &BytesStr, name: &str) -> BytesStr {
     let start = key.len() - name.len();
-    BytesStr::try_from(key.as_bytes().slice(start..)).unwrap_or_else(|_| name.to_owned().into())
+    BytesStr::try_from(key.as_blob().slice(start..)).unwrap_or_else(|_| name.to_owned().into())
 }
 
 thread_local! {

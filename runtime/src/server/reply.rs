@@ -48,7 +48,7 @@ impl<P: Protocol> FrameReplySink<'_, P> {
 fn reply_name(name: &BytesStr) -> BytesStr {
     match name.find(':') {
         Some(colon) => {
-            BytesStr::try_from(name.as_bytes().slice(colon + 1..)).unwrap_or_else(|_| name.clone())
+            BytesStr::try_from(name.as_blob().slice(colon + 1..)).unwrap_or_else(|_| name.clone())
         }
         None => name.clone(),
     }
