@@ -195,9 +195,10 @@ pub(crate) fn metrics(json: &Value) -> String {
     out
 }
 
-/// Connections by core, and ConnShard's reuse: client requests per connection opened.
+/// Connections and buffer-pool use by core, and ConnShard's reuse: client requests per
+/// connection opened.
 fn cores(json: &Value) -> String {
-    const KEYS: [&str; 7] = [
+    const KEYS: [&str; 10] = [
         "core",
         "server_open",
         "server_accepted",
@@ -205,6 +206,9 @@ fn cores(json: &Value) -> String {
         "client_open",
         "client_connects",
         "client_connect_failures",
+        "buffer_in_use",
+        "buffer_resident_bytes",
+        "buffer_heap_fallbacks",
     ];
     let rows: Vec<Vec<String>> = items(&json["cores"])
         .iter()
@@ -219,6 +223,9 @@ fn cores(json: &Value) -> String {
             "CLIENT-OPEN",
             "CONNECTS",
             "CONNECT-FAILED",
+            "BUF-SLOTS",
+            "BUF-BYTES",
+            "HEAP-FALLBACKS",
         ],
         &rows,
     );

@@ -5,6 +5,7 @@
 //! client and server, and the governance layers land here next (see DESIGN.md).
 
 pub mod admin;
+pub mod bufpool;
 pub mod call;
 pub mod client;
 pub mod governance;

@@ -172,6 +172,10 @@ pub(crate) fn snapshot_json(snapshot: &Snapshot) -> Value {
             "client_connects": c.client_connects,
             "client_connect_failures": c.client_connect_failures,
             "client_open": c.client_connects.saturating_sub(c.client_closed),
+            "buffer_leases": c.buffer_leases,
+            "buffer_in_use": c.buffer_in_use,
+            "buffer_resident_bytes": c.buffer_resident_bytes,
+            "buffer_heap_fallbacks": c.buffer_heap_fallbacks,
         })).collect::<Vec<_>>(),
         "policies": snapshot.policies.iter().map(|p| json!({
             "source": p.source,

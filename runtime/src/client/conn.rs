@@ -354,7 +354,7 @@ impl Connection {
         let mut reading = ReadBuffer::default();
         loop {
             loop {
-                match decoder.decode(&mut reading.buf) {
+                match decoder.decode(&mut reading) {
                     Ok(Some(frame)) => self.complete(frame),
                     Ok(None) => break,
                     Err(e) => return self.fail(&format!("the server sent a bad frame: {e}")),

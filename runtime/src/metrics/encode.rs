@@ -152,7 +152,7 @@ impl SnapshotCollector {
 
     fn encode_cores(&self, encoder: &mut DescriptorEncoder<'_>) -> std::fmt::Result {
         type Value = fn(&super::registry::CoreMetrics) -> u64;
-        let counters: [(&str, &str, MetricType, Value); 6] = [
+        let counters: [(&str, &str, MetricType, Value); 10] = [
             (
                 "ringrpc_server_connections_accepted",
                 "Connections servers accepted, by core.",
@@ -188,6 +188,30 @@ impl SnapshotCollector {
                 "Client connections open, by core.",
                 MetricType::Gauge,
                 |c| c.client_connects.saturating_sub(c.client_closed),
+            ),
+            (
+                "ringrpc_buffer_slot_leases",
+                "Buffer-pool slots connections leased to read into, by core.",
+                MetricType::Counter,
+                |c| c.buffer_leases,
+            ),
+            (
+                "ringrpc_buffer_slots_in_use",
+                "Buffer-pool slots leased and not back yet (read into, or viewed by a decoded message), by core.",
+                MetricType::Gauge,
+                |c| c.buffer_in_use,
+            ),
+            (
+                "ringrpc_buffer_resident_bytes",
+                "Buffer-pool memory touched so far (an upper bound of what it keeps resident), by core.",
+                MetricType::Gauge,
+                |c| c.buffer_resident_bytes,
+            ),
+            (
+                "ringrpc_buffer_heap_fallbacks",
+                "Reads that fell back to the heap: frames larger than the largest slot, or no free slot, by core.",
+                MetricType::Counter,
+                |c| c.buffer_heap_fallbacks,
             ),
         ];
         if self.0.cores.is_empty() {

@@ -29,7 +29,7 @@ pub use local::{LATENCY_BUCKETS, bucket_upper_bound};
 pub use registry::{
     CallMetrics, CoreMetrics, ErrorKind, Family, PolicyMetrics, Registry, Snapshot, global,
 };
-pub(crate) use registry::{CallSeries, LocalSeries, SeriesKey};
+pub(crate) use registry::{CallSeries, CoreSeries, LocalSeries, SeriesKey};
 
 /// Calibrates the TSC clock calls are timed with, once per process. `quanta` calibrates on
 /// its first reading, spinning for up to 200 ms: servers and clients call this as they are

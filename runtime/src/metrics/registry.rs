@@ -6,6 +6,7 @@
 
 use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
 use std::time::Instant;
 
@@ -250,6 +251,14 @@ pub(crate) struct CoreSeries {
     pub(crate) client_connects: LocalCounter,
     pub(crate) client_connect_failures: LocalCounter,
     pub(crate) client_closed: LocalCounter,
+    /// Buffer-pool slots leased by this core's connections.
+    pub(crate) buffer_leases: LocalCounter,
+    /// Of those, back in the pool: written by whichever thread dropped a slot's last view.
+    pub(crate) buffer_returns: AtomicU64,
+    /// Pool memory this core has touched (a gauge).
+    pub(crate) buffer_resident_bytes: LocalCounter,
+    /// Reads that went to the heap: frames larger than a slot, or no free slot.
+    pub(crate) buffer_heap_fallbacks: LocalCounter,
 }
 
 /// All the metrics of the process. [`global`](super::global) is the one everything records
@@ -293,6 +302,14 @@ impl Registry {
             local.borrow_mut().insert(key, series.clone());
             series
         })
+    }
+
+    /// The current thread's per-core cells (`None` while the thread is being torn down).
+    pub(crate) fn core() -> Option<Arc<CoreSeries>> {
+        let mut found = None;
+        Registry::with_core(|_| {});
+        let _ = LOCAL_CORE.try_with(|local| found = local.borrow().clone());
+        found
     }
 
     /// Runs `f` on the current thread's connection counters in the global registry (not
@@ -427,6 +444,12 @@ impl Registry {
             entry.client_connects += series.client_connects.get();
             entry.client_connect_failures += series.client_connect_failures.get();
             entry.client_closed += series.client_closed.get();
+            let leases = series.buffer_leases.get();
+            entry.buffer_leases += leases;
+            entry.buffer_in_use +=
+                leases.saturating_sub(series.buffer_returns.load(Ordering::Relaxed));
+            entry.buffer_resident_bytes += series.buffer_resident_bytes.get();
+            entry.buffer_heap_fallbacks += series.buffer_heap_fallbacks.get();
         }
         let policies = lock(&self.policies)
             .iter()
@@ -496,6 +519,16 @@ pub struct CoreMetrics {
     pub client_connect_failures: u64,
     /// Client connections closed.
     pub client_closed: u64,
+    /// Buffer-pool slots leased (connections read into them).
+    pub buffer_leases: u64,
+    /// Slots leased and not back yet: a connection reads into them, or a decoded message
+    /// still points into them.
+    pub buffer_in_use: u64,
+    /// Pool memory touched so far: an upper bound of what the pool keeps resident.
+    pub buffer_resident_bytes: u64,
+    /// Reads that fell back to the heap: frames larger than the largest slot, or no free
+    /// slot.
+    pub buffer_heap_fallbacks: u64,
 }
 
 /// A live policy's state.

@@ -132,7 +132,7 @@ pub(crate) async fn serve_connection<S, D>(
     let mut calls = InlineFirst::default();
     'read: loop {
         loop {
-            match decoder.decode(&mut reading.buf) {
+            match decoder.decode(&mut reading) {
                 Ok(Some(frame)) => {
                     partial_since = None;
                     if next_index == 0 {
@@ -185,7 +185,7 @@ pub(crate) async fn serve_connection<S, D>(
             break;
         }
         // A started frame must be finished within `frame_timeout` of its first bytes.
-        let frame_deadline = match (limits.frame_timeout, reading.buf.is_empty()) {
+        let frame_deadline = match (limits.frame_timeout, reading.is_empty()) {
             (Some(timeout), false) => {
                 // A timeout too long to add is no timeout.
                 partial_since
@@ -254,7 +254,7 @@ async fn linger<R: AsyncReadRent>(reader: &mut R, reading: &mut ReadBuffer) {
     let _ = monoio::time::timeout(LINGER, async {
         let mut budget = LINGER_BYTES;
         loop {
-            reading.buf.clear();
+            reading.discard();
             match reading.read_from(reader).await {
                 Ok(n) if n > 0 && n < budget => budget -= n,
                 _ => break,

@@ -1,61 +1,161 @@
-//! [`ReadBuffer`]: a connection's read buffer, and [`read_more`], one read that appends to
-//! it. monoio's owned-buffer reads fill a buffer from its start, so bytes already held (the
-//! front of a frame that straddles two reads) are protected by reading into the spare
-//! capacity only. The buffer starts small, so an idle connection costs little memory, and
-//! doubles whenever a read fills it, up to [`ReadBuffer::MAX_CHUNK`].
+//! [`ReadBuffer`]: a connection's read buffer, and [`read_more`], one read that appends to a
+//! heap buffer.
+//!
+//! A read buffer reads into a slot leased from its core's [`BufPool`]: into the slot's free
+//! tail, after the bytes it holds (the front of a frame that straddles two reads). Frames
+//! are taken off the front as [`Blob`] views into the slot, so their strings are never
+//! copied and taking them allocates nothing. When the tail runs short, the held bytes move
+//! to the slot's front if no view of the slot is alive, and to a fresh slot (of a larger
+//! class, if the frame needs it) otherwise; the old slot returns to the pool when its last
+//! view is dropped. A frame larger than the largest slot is read into the heap (counted).
+//!
+//! The read size starts at one small slot, so an idle connection costs little, and doubles
+//! whenever a read fills it, up to [`ReadBuffer::MAX_CHUNK`].
 
 use std::io;
+use std::rc::Rc;
 
 use bytes::BytesMut;
 use monoio::buf::IoBufMut;
 use monoio::io::AsyncReadRent;
+use ringrpc_codec::Blob;
+use ringrpc_codec::frame::FrameSource;
+
+use crate::bufpool::{BufPool, SlotLease};
 
 /// A connection's read buffer with its growth policy.
-#[derive(Debug)]
 pub(crate) struct ReadBuffer {
-    /// The bytes read and not yet taken as frames.
-    pub(crate) buf: BytesMut,
-    /// The spare capacity the next read gets.
+    storage: Storage,
+    /// The spare room the next read gets.
     chunk: usize,
+    /// Whether the slot's tail was lent to a read that did not come back (its future was
+    /// dropped): the kernel may still write there, so the tail is never read into again.
+    tail_lent: bool,
+    pool: Rc<BufPool>,
+}
+
+enum Storage {
+    /// Nothing held yet.
+    Empty,
+    /// Bytes `start..end` of a leased slot are received and not yet taken.
+    Slot {
+        lease: SlotLease,
+        start: usize,
+        end: usize,
+    },
+    /// A frame too large for a slot (or a core out of slots): an ordinary heap buffer.
+    Heap(BytesMut),
 }
 
 impl Default for ReadBuffer {
     fn default() -> Self {
-        Self {
-            buf: BytesMut::with_capacity(Self::FIRST_CHUNK),
+        ReadBuffer {
+            storage: Storage::Empty,
             chunk: Self::FIRST_CHUNK,
+            tail_lent: false,
+            pool: BufPool::current(),
         }
     }
 }
 
 impl ReadBuffer {
-    /// What a new (or idle) connection holds.
-    pub(crate) const FIRST_CHUNK: usize = 1024;
+    /// What a new (or idle) connection reads at once: the smallest slot.
+    pub(crate) const FIRST_CHUNK: usize = crate::bufpool::CLASSES[0].0;
     /// The most the chunk size grows to (a buffer holding an unfinished frame may offer
-    /// more spare capacity than this, and a read then takes it all).
+    /// more spare room than this, and a read then takes it all).
     pub(crate) const MAX_CHUNK: usize = 64 * 1024;
 
-    /// Spare capacity.
-    fn spare(&self) -> usize {
-        self.buf.capacity() - self.buf.len()
+    /// Whether no received bytes are waiting to be taken.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.received().is_empty()
     }
 
-    /// Makes room for a read. Frames just taken from the buffer are usually still alive
-    /// here (their calls have not run yet), so reclaiming would fail: a read goes into
-    /// what is left while that is at least an eighth of a chunk, and only a buffer nearly
-    /// full gets new memory.
+    /// Drops every received byte not yet taken.
+    pub(crate) fn discard(&mut self) {
+        match &mut self.storage {
+            Storage::Empty => {}
+            Storage::Slot { start, end, .. } => *start = *end,
+            Storage::Heap(buf) => buf.clear(),
+        }
+    }
+
+    /// Whether the bytes are in a pooled slot (tests).
+    #[cfg(test)]
+    fn is_pooled(&self) -> bool {
+        matches!(self.storage, Storage::Slot { .. })
+    }
+
+    /// Makes room for a read: at least an eighth of a chunk of spare room.
     fn make_room(&mut self) {
-        if self.spare() < self.chunk / 8 && !self.buf.try_reclaim(self.chunk / 2) {
-            self.buf.reserve(self.chunk);
-        }
+        let want = self.chunk / 8;
+        let pending = match &mut self.storage {
+            Storage::Empty => 0,
+            Storage::Slot { lease, start, end } => {
+                let pending = *end - *start;
+                if !self.tail_lent && lease.size() - *end >= want {
+                    return;
+                }
+                if !self.tail_lent
+                    && lease.is_unique()
+                    && lease.size() >= self.chunk.max(pending + want)
+                {
+                    // No view of the slot is alive and no read is writing to it: move the
+                    // held bytes to the front and read after them.
+                    // SAFETY: both ranges lie inside the slot; the lease is its only holder,
+                    // so nothing else reads or writes it; `copy` allows overlap.
+                    unsafe {
+                        std::ptr::copy(
+                            lease.ptr().as_ptr().add(*start),
+                            lease.ptr().as_ptr(),
+                            pending,
+                        )
+                    };
+                    (*start, *end) = (0, pending);
+                    return;
+                }
+                pending
+            }
+            Storage::Heap(buf) if !buf.is_empty() => {
+                let spare = buf.capacity() - buf.len();
+                if spare < want && !buf.try_reclaim(self.chunk / 2) {
+                    buf.reserve(self.chunk);
+                }
+                return;
+            }
+            // An empty heap buffer: back to the pool.
+            Storage::Heap(_) => 0,
+        };
+        self.move_to_new_slot(pending + self.chunk);
     }
 
-    /// After a read: the frames taken before it were handled while it waited, so the
-    /// buffer's memory can usually be reused now, before new frames are taken from it.
-    fn reclaim(&mut self) {
-        if self.spare() < self.chunk / 2 {
-            let _reused = self.buf.try_reclaim(self.chunk / 2);
-        }
+    /// Moves the held bytes to a new slot of at least `room` bytes, or to the heap when no
+    /// slot that large is free.
+    fn move_to_new_slot(&mut self, room: usize) {
+        let held = self.received();
+        let storage = match self.pool.lease(room) {
+            Some(lease) => {
+                // SAFETY: the new slot is ours alone (no view, no read yet) and at least
+                // `room` ≥ `held.len()` bytes long; `held` lies in another slot or the heap.
+                unsafe {
+                    lease
+                        .ptr()
+                        .as_ptr()
+                        .copy_from_nonoverlapping(held.as_ptr(), held.len())
+                };
+                Storage::Slot {
+                    lease,
+                    start: 0,
+                    end: held.len(),
+                }
+            }
+            None => {
+                let mut buf = BytesMut::with_capacity(room);
+                buf.extend_from_slice(held);
+                Storage::Heap(buf)
+            }
+        };
+        self.storage = storage;
+        self.tail_lent = false;
     }
 
     /// Reads once from `reader`, first making room for a read of the current chunk size.
@@ -64,18 +164,96 @@ impl ReadBuffer {
         reader: &mut R,
     ) -> io::Result<usize> {
         self.make_room();
-        let spare = self.spare();
-        let (read, buf) = read_more(reader, std::mem::take(&mut self.buf)).await;
-        self.buf = buf;
+        let (read, spare) = match &mut self.storage {
+            Storage::Slot { lease, end, .. } => {
+                let tail = SlotTail {
+                    lease: lease.share(),
+                    offset: *end,
+                };
+                let spare = lease.size() - *end;
+                self.tail_lent = true;
+                let (read, _tail) = reader.read(tail).await;
+                self.tail_lent = false;
+                if let Ok(n) = read {
+                    *end += n.min(spare);
+                }
+                (read, spare)
+            }
+            Storage::Heap(buf) => {
+                let spare = buf.capacity() - buf.len();
+                let (read, returned) = read_more(reader, std::mem::take(buf)).await;
+                *buf = returned;
+                if matches!(read, Ok(n) if n > 0) && buf.capacity() - buf.len() < self.chunk / 2 {
+                    let _reused = buf.try_reclaim(self.chunk / 2);
+                }
+                (read, spare)
+            }
+            Storage::Empty => unreachable!("make_room always leaves a slot or a heap buffer"),
+        };
         if matches!(read, Ok(n) if n == spare && spare >= self.chunk / 2) {
             // A full chunk-sized read: the peer sends faster than this size takes it in.
             self.chunk = (self.chunk * 2).min(Self::MAX_CHUNK);
         }
-        if matches!(read, Ok(n) if n > 0) {
-            self.reclaim();
-        }
         read
     }
+}
+
+impl FrameSource for ReadBuffer {
+    fn received(&self) -> &[u8] {
+        match &self.storage {
+            Storage::Empty => &[],
+            // SAFETY: `start..end` of the slot was written by completed reads and is not
+            // written again while it is held (reads go after `end`; compaction needs
+            // `&mut self`).
+            Storage::Slot { lease, start, end } => unsafe {
+                std::slice::from_raw_parts(lease.ptr().as_ptr().add(*start), end - start)
+            },
+            Storage::Heap(buf) => buf,
+        }
+    }
+
+    fn take_front(&mut self, len: usize) -> Blob {
+        match &mut self.storage {
+            Storage::Empty => {
+                assert_eq!(len, 0, "took bytes from an empty read buffer");
+                Blob::new()
+            }
+            Storage::Slot { lease, start, end } => {
+                assert!(len <= *end - *start, "took more bytes than were received");
+                // SAFETY: the lease holds a count; `start..start + len` was received and is
+                // never written while a view of it lives: reads go after `end`, and the
+                // front is rewritten only when the lease is the slot's only holder.
+                let blob = unsafe { Blob::from_slot(lease.refs(), lease.ptr().add(*start), len) };
+                *start += len;
+                blob
+            }
+            Storage::Heap(buf) => buf.split_to(len).freeze().into(),
+        }
+    }
+}
+
+/// The free tail of a slot, lent to one read. It holds a count of the slot, so the slot
+/// stays out of the pool until the read is over, even if the connection is dropped first.
+struct SlotTail {
+    lease: SlotLease,
+    offset: usize,
+}
+
+// SAFETY: the pointer is stable (mmap memory that lives while the lease does), it and the
+// length describe the slot's tail, which no view covers and nothing else writes while the
+// tail is lent (`ReadBuffer::tail_lent`). Bytes the kernel writes are accounted for from
+// the read's result, so `set_init` has nothing to record.
+unsafe impl IoBufMut for SlotTail {
+    fn write_ptr(&mut self) -> *mut u8 {
+        // SAFETY: `offset` ≤ the slot's size, so the pointer stays in (or one past) the slot.
+        unsafe { self.lease.ptr().as_ptr().add(self.offset) }
+    }
+
+    fn bytes_total(&mut self) -> usize {
+        self.lease.size() - self.offset
+    }
+
+    unsafe fn set_init(&mut self, _pos: usize) {}
 }
 
 /// Reads once into `buf`'s spare capacity, after the bytes it holds; returns the count
@@ -95,6 +273,7 @@ mod tests {
     use super::*;
     use monoio::io::AsyncWriteRentExt;
     use monoio::net::{TcpListener, TcpStream};
+    use ringrpc_codec::frame::FrameSource;
 
     #[test]
     fn a_second_read_keeps_the_bytes_of_the_first() {
@@ -119,27 +298,156 @@ mod tests {
         }
     }
 
+    /// A connected pair of loopback TCP streams.
+    async fn pair() -> (TcpStream, TcpStream) {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (client, accepted) = monoio::join!(TcpStream::connect_addr(addr), listener.accept());
+        (client.unwrap(), accepted.unwrap().0)
+    }
+
+    /// Reads until at least `len` bytes are held.
+    async fn read_at_least(reading: &mut ReadBuffer, from: &mut TcpStream, len: usize) {
+        while reading.received().len() < len {
+            assert!(reading.read_from(from).await.unwrap() > 0);
+        }
+    }
+
+    /// The address of the slot the buffer reads into.
+    fn slot_address(reading: &ReadBuffer) -> usize {
+        match &reading.storage {
+            Storage::Slot { lease, .. } => lease.ptr().as_ptr() as usize,
+            _ => panic!("not reading into a slot"),
+        }
+    }
+
     #[test]
     fn the_buffer_starts_small_and_grows_while_reads_fill_it() {
         crate::rt::block_on(crate::rt::Driver::Auto, async {
-            let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-            let addr = listener.local_addr().unwrap();
-            let (client, accepted) =
-                monoio::join!(TcpStream::connect_addr(addr), listener.accept());
-            let (mut client, (mut server, _)) = (client.unwrap(), accepted.unwrap());
+            let (mut client, mut server) = pair().await;
             let mut reading = ReadBuffer::default();
-            assert!(reading.buf.capacity() <= 2 * ReadBuffer::FIRST_CHUNK);
             let sent: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
             let (written, _) = client.write_all(sent.clone()).await;
             written.unwrap();
             let mut largest_read = 0;
-            while reading.buf.len() < sent.len() {
+            while reading.received().len() < sent.len() {
                 let n = reading.read_from(&mut server).await.unwrap();
                 assert!(n > 0);
                 largest_read = largest_read.max(n);
             }
-            assert!(reading.buf[..] == sent[..], "every byte kept, in order");
+            assert!(reading.received() == &sent[..], "every byte kept, in order");
             assert!(largest_read > ReadBuffer::FIRST_CHUNK, "{largest_read}");
+            assert!(!reading.is_pooled(), "300 kB is more than the largest slot");
+        })
+        .unwrap();
+    }
+
+    #[test]
+    fn frames_are_views_into_one_reused_slot_while_they_are_dropped_in_time() {
+        crate::rt::block_on(crate::rt::Driver::Auto, async {
+            let (mut client, mut server) = pair().await;
+            let mut reading = ReadBuffer::default();
+            let mut first_slot = None;
+            for i in 0..2_000u32 {
+                let frame = format!("frame {i:>6} of ping-pong;").into_bytes();
+                let (written, _) = client.write_all(frame.clone()).await;
+                written.unwrap();
+                read_at_least(&mut reading, &mut server, frame.len()).await;
+                let slot = slot_address(&reading);
+                let taken = reading.take_front(frame.len());
+                assert_eq!(taken, frame);
+                assert!(taken.is_pooled());
+                let offset = taken.as_ptr() as usize - slot;
+                assert!(
+                    offset < ReadBuffer::FIRST_CHUNK,
+                    "inside the slot: {offset}"
+                );
+                assert_eq!(
+                    *first_slot.get_or_insert(slot),
+                    slot,
+                    "the same slot, reused"
+                );
+            }
+        })
+        .unwrap();
+    }
+
+    #[test]
+    fn views_kept_alive_move_the_buffer_to_a_fresh_slot_and_keep_their_bytes() {
+        crate::rt::block_on(crate::rt::Driver::Auto, async {
+            let (mut client, mut server) = pair().await;
+            let mut reading = ReadBuffer::default();
+            let mut kept = Vec::new();
+            let mut slots = std::collections::BTreeSet::new();
+            for i in 0..600u32 {
+                // 20 bytes each, plus the first half of the next frame.
+                let frame = format!("kept frame #{i:>7};").into_bytes();
+                let (written, _) = client.write_all(frame.clone()).await;
+                written.unwrap();
+                read_at_least(&mut reading, &mut server, frame.len()).await;
+                slots.insert(slot_address(&reading));
+                kept.push((reading.take_front(frame.len()), frame));
+            }
+            assert!(
+                slots.len() >= 3,
+                "12 kB of live views span several 4 kB slots"
+            );
+            for (view, frame) in &kept {
+                assert_eq!(view, frame);
+            }
+        })
+        .unwrap();
+    }
+
+    #[test]
+    fn a_frame_split_across_slots_arrives_whole() {
+        crate::rt::block_on(crate::rt::Driver::Auto, async {
+            let (mut client, mut server) = pair().await;
+            let mut reading = ReadBuffer::default();
+            // A view keeps the first slot, so the 10 kB frame's front must move.
+            let (written, _) = client.write_all(vec![1u8; 4000]).await;
+            written.unwrap();
+            read_at_least(&mut reading, &mut server, 4000).await;
+            let front = reading.take_front(3990);
+            let big: Vec<u8> = (0..10_000u32).map(|i| (i % 253) as u8).collect();
+            let (written, _) = client.write_all(big.clone()).await;
+            written.unwrap();
+            read_at_least(&mut reading, &mut server, 10 + big.len()).await;
+            assert_eq!(reading.take_front(10), vec![1u8; 10]);
+            let whole = reading.take_front(big.len());
+            assert_eq!(whole, big);
+            assert!(whole.is_pooled());
+            assert!(front.iter().all(|&b| b == 1));
+        })
+        .unwrap();
+    }
+
+    #[test]
+    fn a_cancelled_read_never_lends_the_same_tail_twice() {
+        crate::rt::block_on(crate::rt::Driver::Auto, async {
+            let (mut client, mut server) = pair().await;
+            let mut reading = ReadBuffer::default();
+            let (written, _) = client.write_all(b"held".to_vec()).await;
+            written.unwrap();
+            read_at_least(&mut reading, &mut server, 4).await;
+            let before = slot_address(&reading);
+            let cancelled = monoio::time::timeout(
+                std::time::Duration::from_millis(20),
+                reading.read_from(&mut server),
+            )
+            .await;
+            assert!(cancelled.is_err(), "nothing was sent");
+            let (written, _) = client.write_all(b" then more".to_vec()).await;
+            written.unwrap();
+            // The cancelled read may take these bytes (as with any cancelled read) or not;
+            // either way the buffer reads into a fresh slot and keeps what it held.
+            let _ = monoio::time::timeout(
+                std::time::Duration::from_millis(200),
+                reading.read_from(&mut server),
+            )
+            .await;
+            assert_ne!(slot_address(&reading), before);
+            assert!(reading.received().starts_with(b"held"));
         })
         .unwrap();
     }
