@@ -27,13 +27,15 @@ pub(crate) use arena::{Arena, SlotLease};
 
 use crate::metrics::{CoreSeries, Registry};
 
-/// The size classes, smallest first: `(slot size, slots per core)`. Each class reserves
-/// 64 MiB of address space per core; only slots in use become resident.
-pub(crate) const CLASSES: [(usize, u32); 4] = [
-    (4 << 10, 16_384),
-    (16 << 10, 4_096),
-    (64 << 10, 1_024),
-    (256 << 10, 256),
+/// The size classes, smallest first: `(slot size, slots per core)`, 16–32 MiB of address
+/// space each per core; only slots in use become resident. New connections read into the
+/// smallest: an idle connection costs a quarter of a page.
+pub(crate) const CLASSES: [(usize, u32); 5] = [
+    (1 << 10, 16_384),
+    (4 << 10, 8_192),
+    (16 << 10, 2_048),
+    (64 << 10, 512),
+    (256 << 10, 128),
 ];
 
 /// One thread's pool: an arena per size class, each mapped on first use.
@@ -141,10 +143,11 @@ mod tests {
     #[test]
     fn a_lease_takes_the_smallest_class_that_fits() {
         let pool = BufPool::new();
-        assert_eq!(pool.lease(100).unwrap().size(), 4 << 10);
+        assert_eq!(pool.lease(100).unwrap().size(), 1 << 10);
+        assert_eq!(pool.lease(1025).unwrap().size(), 4 << 10);
         assert_eq!(pool.lease(5000).unwrap().size(), 16 << 10);
         assert_eq!(pool.lease(LARGEST_SLOT).unwrap().size(), LARGEST_SLOT);
         assert!(pool.lease(LARGEST_SLOT + 1).is_none());
-        assert_eq!(pool.resident_bytes(), (4 + 16 + 256) << 10);
+        assert_eq!(pool.resident_bytes(), (1 + 4 + 16 + 256) << 10);
     }
 }

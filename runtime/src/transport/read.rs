@@ -61,9 +61,12 @@ impl Default for ReadBuffer {
 impl ReadBuffer {
     /// What a new (or idle) connection reads at once: the smallest slot.
     pub(crate) const FIRST_CHUNK: usize = crate::bufpool::CLASSES[0].0;
-    /// The most the chunk size grows to (a buffer holding an unfinished frame may offer
-    /// more spare room than this, and a read then takes it all).
-    pub(crate) const MAX_CHUNK: usize = 64 * 1024;
+    /// The most one read takes. Larger reads save little (a read of 32 KiB carries dozens
+    /// of calls) and cost latency: a server that read a whole batch of pipelined calls at
+    /// once would answer none before decoding them all, and the two ends would fall into
+    /// lockstep (measured: 1 KiB calls, 64 in flight on one connection, 64 KiB reads gave
+    /// 40 % fewer calls per second than 32 KiB ones at the same CPU per call).
+    pub(crate) const MAX_CHUNK: usize = 32 * 1024;
 
     /// Whether no received bytes are waiting to be taken.
     pub(crate) fn is_empty(&self) -> bool {
@@ -85,9 +88,12 @@ impl ReadBuffer {
         matches!(self.storage, Storage::Slot { .. })
     }
 
-    /// Makes room for a read: at least an eighth of a chunk of spare room.
+    /// Makes room for a read of at least half a chunk: in the slot's tail if that is long
+    /// enough, else at the slot's front if no view of it is alive, else in a fresh slot.
+    /// Reads stay large (one read takes a whole batch of pipelined calls) and the held
+    /// bytes that move are at most one unfinished frame.
     fn make_room(&mut self) {
-        let want = self.chunk / 8;
+        let want = self.chunk / 2;
         let pending = match &mut self.storage {
             Storage::Empty => 0,
             Storage::Slot { lease, start, end } => {
@@ -97,7 +103,8 @@ impl ReadBuffer {
                 }
                 if !self.tail_lent
                     && lease.is_unique()
-                    && lease.size() >= self.chunk.max(pending + want)
+                    && lease.size() >= self.chunk
+                    && lease.size() - pending >= want
                 {
                     // No view of the slot is alive and no read is writing to it: move the
                     // held bytes to the front and read after them.
@@ -117,7 +124,7 @@ impl ReadBuffer {
             }
             Storage::Heap(buf) if !buf.is_empty() => {
                 let spare = buf.capacity() - buf.len();
-                if spare < want && !buf.try_reclaim(self.chunk / 2) {
+                if spare < self.chunk / 8 && !buf.try_reclaim(self.chunk / 2) {
                     buf.reserve(self.chunk);
                 }
                 return;
@@ -125,7 +132,7 @@ impl ReadBuffer {
             // An empty heap buffer: back to the pool.
             Storage::Heap(_) => 0,
         };
-        self.move_to_new_slot(pending + self.chunk);
+        self.move_to_new_slot(self.chunk.max(pending + want));
     }
 
     /// Moves the held bytes to a new slot of at least `room` bytes, or to the heap when no
@@ -166,11 +173,14 @@ impl ReadBuffer {
         self.make_room();
         let (read, spare) = match &mut self.storage {
             Storage::Slot { lease, end, .. } => {
+                // At most a chunk: a server that reads less at once starts answering the
+                // first calls of a pipelined batch sooner.
+                let spare = (lease.size() - *end).min(self.chunk);
                 let tail = SlotTail {
                     lease: lease.share(),
                     offset: *end,
+                    len: spare,
                 };
-                let spare = lease.size() - *end;
                 self.tail_lent = true;
                 let (read, _tail) = reader.read(tail).await;
                 self.tail_lent = false;
@@ -237,6 +247,8 @@ impl FrameSource for ReadBuffer {
 struct SlotTail {
     lease: SlotLease,
     offset: usize,
+    /// How much of the tail the read may fill.
+    len: usize,
 }
 
 // SAFETY: the pointer is stable (mmap memory that lives while the lease does), it and the
@@ -250,7 +262,7 @@ unsafe impl IoBufMut for SlotTail {
     }
 
     fn bytes_total(&mut self) -> usize {
-        self.lease.size() - self.offset
+        self.len
     }
 
     unsafe fn set_init(&mut self, _pos: usize) {}
@@ -390,7 +402,7 @@ mod tests {
             }
             assert!(
                 slots.len() >= 3,
-                "12 kB of live views span several 4 kB slots"
+                "12 kB of live views span several small slots"
             );
             for (view, frame) in &kept {
                 assert_eq!(view, frame);
