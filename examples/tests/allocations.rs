@@ -30,7 +30,7 @@ fn the_steady_state_echo_path_allocates_nothing_per_call() {
         let address = server.address().to_string();
         // Calls come from a task, as in servers and load generators (the runtime's main
         // future is polled only after every ready task).
-        let per_call = block_on(Driver::Auto, async move {
+        let allocations = block_on(Driver::Auto, async move {
             spawn(async move {
                 let client = echo::Client::new(
                     Client::builder(&address)
@@ -50,15 +50,14 @@ fn the_steady_state_echo_path_allocates_nothing_per_call() {
                 }
                 let allocations = allocations() - before;
                 eprintln!("{framing:?}: {allocations} allocations in {calls} calls");
-                allocations as f64 / calls as f64
+                allocations
             })
             .await
         })
         .unwrap();
-        assert!(
-            per_call < 0.01,
-            "{framing:?}: {per_call} allocations per call"
-        );
+        // Requests and replies are read into pooled slots and decoded as views of them;
+        // nothing on either side allocates once the connection is warm.
+        assert_eq!(allocations, 0, "{framing:?}: allocations in 20,000 calls");
     }
     server.shutdown().unwrap();
 }

@@ -128,5 +128,14 @@ fn decoded_strings_point_into_the_pool_and_slots_come_back_from_any_thread() {
         after.buffer_in_use < with_kept.buffer_in_use,
         "dropping the kept strings returned their slot: {with_kept:?} then {after:?}"
     );
+    let text = ringrpc::metrics::encode_text(&ringrpc::metrics::global().snapshot());
+    for name in [
+        "ringrpc_buffer_slot_leases_total{core=",
+        "ringrpc_buffer_slots_in_use{core=",
+        "ringrpc_buffer_resident_bytes{core=",
+        "ringrpc_buffer_heap_fallbacks_total{core=",
+    ] {
+        assert!(text.contains(name), "{name} missing from:\n{text}");
+    }
     server.shutdown().unwrap();
 }
