@@ -2,17 +2,17 @@
 //! frames they decode are [`Blob`](ringrpc_codec::Blob) views into those slots.
 //!
 //! Each thread that runs connections (a worker core, or a client's runtime thread) has one
-//! [`BufPool`] with an [`Arena`] per size class ([`CLASSES`]). An arena reserves its address
-//! space up front and touches memory only as slots are used, in address order, so an idle
-//! core costs little. A slot is leased by one connection's read buffer, which reads into its
-//! free tail and hands out views of the frames it holds; it goes back to its arena when the
-//! read buffer has moved on and the last view is dropped — on any thread, through the
-//! arena's return queue. Reusing a slot allocates nothing, so the steady state allocates
-//! nothing either.
+//! pool with an arena per size class: slots of 1, 4, 16, 64 and 256 KiB. An arena reserves
+//! its address space up front and touches memory only as slots are used, in address order,
+//! so an idle core costs little. A slot is leased by one connection's read buffer, which
+//! reads into its free tail and hands out views of the frames it holds; it goes back to its
+//! arena when the read buffer has moved on and the last view is dropped — on any thread,
+//! through the arena's lock-free return queue. Reusing a slot allocates nothing, so the
+//! steady state allocates nothing either.
 //!
 //! What does not fit falls back to the heap, and is counted
-//! (`ringrpc_buffer_heap_fallbacks_total`): frames larger than the largest class, and reads
-//! on a core whose arena of the size needed is leased out.
+//! (`ringrpc_buffer_heap_fallbacks_total` in `/metrics`): frames larger than the largest
+//! slot, and reads on a core whose arenas of the sizes needed are leased out.
 //!
 //! Not done: registering the arenas with io_uring (fixed buffers). monoio 0.2 cannot issue
 //! fixed-buffer reads, so registration would pin memory (8 MiB memlock here) for nothing.
