@@ -96,6 +96,18 @@ fn every_command_answers_from_a_live_process() {
     let json = stdout(&rpcctl(&admin, &["--format", "json", "metrics"]));
     let json: serde_json::Value = serde_json::from_str(&json).unwrap();
     assert!(json["calls"].as_array().unwrap().len() >= 3);
+    // The server's worker read the calls into its buffer pool.
+    assert!(
+        table.contains("BUF-SLOTS") && table.contains("HEAP-FALLBACKS"),
+        "{table}"
+    );
+    let resident: u64 = json["cores"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["buffer_resident_bytes"].as_u64().unwrap())
+        .sum();
+    assert!(resident >= 1024, "{json}");
 
     let table = stdout(&breakers);
     assert!(
