@@ -60,9 +60,10 @@ impl BufPool {
         }
     }
 
-    /// This thread's pool.
+    /// This thread's pool (a pool of its own for a thread being torn down).
     pub(crate) fn current() -> Rc<BufPool> {
-        POOL.with(Rc::clone)
+        POOL.try_with(Rc::clone)
+            .unwrap_or_else(|_| Rc::new(BufPool::new()))
     }
 
     /// The class index of the smallest slot holding `len` bytes, if any does.
@@ -126,12 +127,13 @@ impl BufPool {
 /// assert!(!ringrpc::bufpool::owns(&heap));
 /// ```
 pub fn owns(bytes: &[u8]) -> bool {
-    POOL.with(|pool| {
+    POOL.try_with(|pool| {
         pool.arenas
             .iter()
             .filter_map(|arena| arena.get()?.as_ref())
             .any(|arena| arena.contains(bytes.as_ptr()))
     })
+    .unwrap_or(false)
 }
 
 #[cfg(test)]
