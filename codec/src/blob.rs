@@ -101,9 +101,12 @@ impl Blob {
     ///
     /// - The caller holds a count of `refs` for the whole call (so the slot is live), and
     ///   `refs` stays valid until its count has fallen to zero and `on_free` has run.
-    /// - `ptr..ptr + len` is initialised, lies inside the slot that `refs` counts, and is not
-    ///   written while any view of it is alive. A pool that holds one count of its own and
-    ///   reads [`SlotRefs::count`] as 1 knows that no view is alive.
+    /// - `ptr..ptr + len` is initialised, lies inside the slot that `refs` counts, stays
+    ///   mapped until `on_free` has run, and is not written while any view of it is alive.
+    ///   A pool that holds one count of its own and reads [`SlotRefs::count`] as 1 knows
+    ///   that no view is alive.
+    /// - `refs` was made by [`SlotRefs::new`], whose contract (an `on_free` that may run on
+    ///   any thread) makes views safe to send and share.
     pub unsafe fn from_slot(refs: NonNull<SlotRefs>, ptr: NonNull<u8>, len: usize) -> Self {
         // SAFETY: the same contract.
         Blob(Repr::Slot(unsafe { SlotView::new(refs, ptr, len) }))
@@ -157,6 +160,65 @@ impl Blob {
                 // `start..end` lies inside this view's bytes, which lie inside the slot.
                 unsafe { Blob::from_slot(view.refs, view.ptr.add(start), end - start) }
             }
+        }
+    }
+
+    /// A view of `subset`, which must lie inside these bytes (as from a parser that returns
+    /// slices of its input), sharing their memory.
+    ///
+    /// # Panics
+    ///
+    /// When `subset` is not inside these bytes (an empty `subset` is always accepted and
+    /// gives an empty blob).
+    pub fn slice_ref(&self, subset: &[u8]) -> Self {
+        if subset.is_empty() {
+            return Blob::new();
+        }
+        let base = self.as_slice().as_ptr() as usize;
+        let start = (subset.as_ptr() as usize).wrapping_sub(base);
+        assert!(
+            start <= self.len() && subset.len() <= self.len() - start,
+            "the subset is not inside this blob"
+        );
+        self.slice(start..start + subset.len())
+    }
+
+    /// Splits off and returns the first `at` bytes; these keep the rest (no copy).
+    ///
+    /// # Panics
+    ///
+    /// When `at` is past the end.
+    pub fn split_to(&mut self, at: usize) -> Self {
+        let front = self.slice(..at);
+        *self = self.slice(at..);
+        front
+    }
+
+    /// Splits off and returns the bytes from `at` on; these keep the first `at` (no copy).
+    ///
+    /// # Panics
+    ///
+    /// When `at` is past the end.
+    pub fn split_off(&mut self, at: usize) -> Self {
+        let back = self.slice(at..);
+        *self = self.slice(..at);
+        back
+    }
+
+    /// Keeps the first `len` bytes (all of them if there are fewer).
+    pub fn truncate(&mut self, len: usize) {
+        if len < self.len() {
+            *self = self.slice(..len);
+        }
+    }
+
+    /// These bytes in memory of their own when they are a view into a pooled slot (one
+    /// copy), else themselves. A short field kept for long (a cache key, a session name)
+    /// holds its whole slot out of the pool while it lives; unpooling it first does not.
+    pub fn unpooled(self) -> Self {
+        match self.0 {
+            Repr::Shared(_) => self,
+            Repr::Slot(_) => Blob::copy_from_slice(&self),
         }
     }
 
@@ -248,6 +310,18 @@ macro_rules! eq_with {
 }
 
 eq_with!([u8], &[u8], Vec<u8>, Bytes);
+
+impl PartialEq<str> for Blob {
+    fn eq(&self, other: &str) -> bool {
+        self.as_slice() == other.as_bytes()
+    }
+}
+
+impl PartialEq<&str> for Blob {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_slice() == other.as_bytes()
+    }
+}
 
 impl<const N: usize> PartialEq<[u8; N]> for Blob {
     fn eq(&self, other: &[u8; N]) -> bool {
@@ -341,8 +415,44 @@ impl From<Blob> for Bytes {
 }
 
 impl From<Blob> for Vec<u8> {
+    /// Reuses a unique heap buffer; copies otherwise.
     fn from(blob: Blob) -> Vec<u8> {
-        blob.as_slice().to_vec()
+        match blob.0 {
+            Repr::Shared(bytes) => Vec::from(bytes),
+            Repr::Slot(_) => blob.as_slice().to_vec(),
+        }
+    }
+}
+
+/// Reading a blob as a [`bytes::Buf`] consumes it from the front, without copying.
+impl bytes::Buf for Blob {
+    fn remaining(&self) -> usize {
+        self.len()
+    }
+
+    fn chunk(&self) -> &[u8] {
+        self.as_slice()
+    }
+
+    fn advance(&mut self, cnt: usize) {
+        assert!(
+            cnt <= self.len(),
+            "cannot advance {cnt} bytes past the end of a blob of {}",
+            self.len()
+        );
+        *self = self.slice(cnt..);
+    }
+
+    fn copy_to_bytes(&mut self, len: usize) -> Bytes {
+        self.split_to(len).into_bytes()
+    }
+}
+
+impl<'a> IntoIterator for &'a Blob {
+    type Item = &'a u8;
+    type IntoIter = std::slice::Iter<'a, u8>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.as_slice().iter()
     }
 }
 
@@ -360,10 +470,15 @@ pub struct SlotRefs {
 }
 
 impl SlotRefs {
-    /// A counter at zero. `on_free` must be safe to call from any thread (a view may be
-    /// dropped anywhere), with a pointer to this counter; it typically returns the slot to
-    /// its pool's free list.
-    pub const fn new(on_free: unsafe fn(NonNull<SlotRefs>)) -> Self {
+    /// A counter at zero, whose `on_free` typically returns the slot to its pool's free
+    /// list.
+    ///
+    /// # Safety
+    ///
+    /// `on_free` must be safe to call from any thread, concurrently with the pool's own
+    /// thread (a view may be dropped anywhere), with a pointer to this counter whose count
+    /// has just reached zero.
+    pub const unsafe fn new(on_free: unsafe fn(NonNull<SlotRefs>)) -> Self {
         SlotRefs {
             count: AtomicUsize::new(0),
             on_free,
@@ -430,8 +545,9 @@ mod tests {
     }
 
     unsafe fn count_free(refs: NonNull<SlotRefs>) {
-        // SAFETY: `refs` is the first field of a `TestSlot` (`repr(Rust)` keeps this valid
-        // through `offset_of!`), which outlives every view in these tests.
+        // SAFETY: `refs` was derived from a pointer to its whole `TestSlot` (`refs_of`), so
+        // stepping back by the field's offset stays inside that pointer's range; the slot
+        // outlives every view in these tests.
         let slot = unsafe {
             &*(refs
                 .as_ptr()
@@ -442,9 +558,17 @@ mod tests {
         slot.freed.fetch_add(1, Ordering::Relaxed);
     }
 
+    /// The slot's counter, through a pointer to the whole slot.
+    fn refs_of(slot: &TestSlot) -> NonNull<SlotRefs> {
+        let whole = NonNull::from(slot).cast::<u8>();
+        // SAFETY: the field lies inside the slot.
+        unsafe { whole.add(std::mem::offset_of!(TestSlot, refs)) }.cast()
+    }
+
     fn test_slot() -> Box<TestSlot> {
         Box::new(TestSlot {
-            refs: SlotRefs::new(count_free),
+            // SAFETY: `count_free` only bumps an atomic, from any thread.
+            refs: unsafe { SlotRefs::new(count_free) },
             freed: AtomicU32::new(0),
             bytes: *b"hello, pooled!!!",
         })
@@ -452,7 +576,7 @@ mod tests {
 
     fn view(slot: &TestSlot, start: usize, len: usize) -> Blob {
         slot.refs.retain();
-        let refs = NonNull::from(&slot.refs);
+        let refs = refs_of(slot);
         // SAFETY: the test holds a count while creating the view; the bytes are never
         // written; the slot outlives the views.
         let blob = unsafe {
@@ -549,6 +673,38 @@ mod tests {
         );
         assert_eq!(pooled.slice(..), b"hello");
         assert_eq!(pooled.slice(1..=2), b"el");
+    }
+
+    #[test]
+    fn splitting_and_reading_as_a_buf_share_the_slot() {
+        use bytes::Buf;
+        let slot = test_slot();
+        let mut all = view(&slot, 0, 16);
+        let hello = all.split_to(5);
+        assert_eq!(hello, "hello");
+        assert_eq!(all, ", pooled!!!");
+        let tail = all.split_off(8);
+        assert_eq!(
+            (all.as_ref(), tail.as_ref()),
+            (&b", pooled"[..], &b"!!!"[..])
+        );
+        all.advance(2);
+        assert_eq!(all.copy_to_bytes(3), &b"poo"[..]);
+        all.truncate(2);
+        assert_eq!(all, "le");
+        let inner = hello.slice_ref(&hello[1..3]);
+        assert_eq!(inner.as_ptr(), slot.bytes[1..].as_ptr());
+        let copy = inner.clone().unpooled();
+        assert!(!copy.is_pooled() && copy == inner);
+        drop((hello, all, tail, inner));
+        assert_eq!(slot.freed.load(Ordering::Relaxed), 1);
+        assert_eq!(Vec::from(copy), b"el");
+    }
+
+    #[test]
+    #[should_panic(expected = "not inside")]
+    fn slice_ref_of_foreign_bytes_panics() {
+        let _ = Blob::copy_from_slice(b"abc").slice_ref(b"abc");
     }
 
     #[test]

@@ -68,6 +68,13 @@ impl BytesStr {
     pub fn into_blob(self) -> Blob {
         self.0
     }
+
+    /// The string in memory of its own when it is a view into a pooled buffer slot (one
+    /// copy), else itself: keep long-lived strings unpooled, or they hold their whole slot
+    /// out of the pool ([`Blob::unpooled`]).
+    pub fn unpooled(self) -> Self {
+        BytesStr(self.0.unpooled())
+    }
 }
 
 impl Deref for BytesStr {

@@ -8,13 +8,14 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use crossbeam_queue::ArrayQueue;
-use memmap2::MmapMut;
+use memmap2::{MmapMut, MmapRaw};
 use ringrpc_codec::SlotRefs;
 
 use crate::metrics::CoreSeries;
 
-/// One slot's bookkeeping. `refs` comes first (`repr(C)`), so a pointer to it is a pointer
-/// to the whole `SlotMeta` (how [`on_free`] finds the slot).
+/// One slot's bookkeeping. `refs` comes first (`repr(C)`), and the counter's pointer is
+/// derived from the whole `SlotMeta` (so it may be cast back: how [`on_free`] finds the
+/// slot).
 #[repr(C)]
 struct SlotMeta {
     refs: SlotRefs,
@@ -25,7 +26,7 @@ struct SlotMeta {
 /// What every view of the arena's slots may reach, on any thread. Freed when both the
 /// owning [`Arena`] and the last leased slot are gone.
 struct Shared {
-    memory: MmapMut,
+    memory: MmapRaw,
     slot_size: usize,
     metas: Box<[SlotMeta]>,
     /// Slots whose last view was dropped, waiting to be leased again.
@@ -60,7 +61,8 @@ impl Shared {
 /// `refs` points at the `refs` field of a `SlotMeta` of a live `Shared` whose slot was
 /// leased (so that lease's hold keeps it alive), and its count has just reached zero.
 unsafe fn on_free(refs: NonNull<SlotRefs>) {
-    // SAFETY: `refs` is the first field of a `repr(C)` `SlotMeta` (contract above).
+    // SAFETY: `refs` was derived from a pointer to its whole `SlotMeta` (`Arena::lease`),
+    // whose first field it is (`repr(C)`), so the cast gives back that pointer.
     let meta = unsafe { refs.cast::<SlotMeta>().as_ref() };
     let shared = meta.shared;
     // SAFETY: the lease's hold keeps `shared` alive until `unhold` below.
@@ -100,28 +102,32 @@ impl Arena {
         slots: u32,
         metrics: Option<Arc<CoreSeries>>,
     ) -> std::io::Result<Arena> {
-        let memory = MmapMut::map_anon(slot_size * slots as usize)?;
+        let memory = MmapRaw::from(MmapMut::map_anon(slot_size * slots as usize)?);
         let metas = (0..slots)
             .map(|index| SlotMeta {
-                refs: SlotRefs::new(on_free),
+                // SAFETY: `on_free` pushes to a lock-free queue and updates atomics: any
+                // thread may run it, concurrently with the arena's own.
+                refs: unsafe { SlotRefs::new(on_free) },
                 index,
                 shared: std::ptr::null(),
             })
             .collect();
-        let mut shared = Box::new(Shared {
+        let shared = Box::into_raw(Box::new(Shared {
             memory,
             slot_size,
             metas,
             freed: ArrayQueue::new(slots.max(1) as usize),
             holders: AtomicUsize::new(1),
             metrics,
-        });
-        let address: *const Shared = &*shared;
-        for meta in shared.metas.iter_mut() {
-            meta.shared = address;
+        }));
+        // SAFETY: just allocated and not shared yet, so this is the only access. Every
+        // pointer to `Shared` derives from this raw one (a `Box` retag would invalidate them).
+        for meta in unsafe { (*shared).metas.iter_mut() } {
+            meta.shared = shared;
         }
         Ok(Arena {
-            shared: NonNull::from(Box::leak(shared)),
+            // SAFETY: `Box::into_raw` never returns null.
+            shared: unsafe { NonNull::new_unchecked(shared) },
             untouched: Cell::new(0),
         })
     }
@@ -154,10 +160,11 @@ impl Arena {
         meta.refs.retain();
         let offset = index as usize * shared.slot_size;
         // SAFETY: `offset` is inside the mapping (`index` < slots), so the pointer is in
-        // bounds and not null.
-        let ptr = unsafe { NonNull::new_unchecked(shared.memory.as_ptr().add(offset).cast_mut()) };
+        // bounds and not null; it derives from the mapping's mutable pointer, so the
+        // kernel and compaction may write through it.
+        let ptr = unsafe { NonNull::new_unchecked(shared.memory.as_mut_ptr().add(offset)) };
         Some(SlotLease {
-            refs: NonNull::from(&meta.refs),
+            refs: NonNull::from(meta).cast::<SlotRefs>(),
             ptr,
             size: shared.slot_size,
         })
@@ -170,7 +177,8 @@ impl Arena {
 
     /// Whether `ptr` points into this arena's memory.
     pub(crate) fn contains(&self, ptr: *const u8) -> bool {
-        self.shared().memory.as_ptr_range().contains(&ptr)
+        let memory = &self.shared().memory;
+        (memory.as_ptr()..memory.as_ptr().wrapping_add(memory.len())).contains(&ptr)
     }
 }
 

@@ -31,6 +31,8 @@ pub(crate) struct ReadBuffer {
     /// Whether the slot's tail was lent to a read that did not come back (its future was
     /// dropped): the kernel may still write there, so the tail is never read into again.
     tail_lent: bool,
+    /// Reads in a row that filled less than a quarter of the chunk (the chunk halves at 4).
+    small_reads: u8,
     pool: Rc<BufPool>,
 }
 
@@ -53,6 +55,7 @@ impl Default for ReadBuffer {
             storage: Storage::Empty,
             chunk: Self::FIRST_CHUNK,
             tail_lent: false,
+            small_reads: 0,
             pool: BufPool::current(),
         }
     }
@@ -98,10 +101,14 @@ impl ReadBuffer {
             Storage::Empty => 0,
             Storage::Slot { lease, start, end } => {
                 let pending = *end - *start;
-                if !self.tail_lent && lease.size() - *end >= want {
+                // A slot far larger than the reads it now gets (a burst is over) is given
+                // back once it holds nothing, for a small one.
+                let oversized = pending == 0 && lease.size() >= 4 * self.chunk;
+                if !self.tail_lent && !oversized && lease.size() - *end >= want {
                     return;
                 }
                 if !self.tail_lent
+                    && !oversized
                     && lease.is_unique()
                     && lease.size() >= self.chunk
                     && lease.size() - pending >= want
@@ -122,15 +129,15 @@ impl ReadBuffer {
                 }
                 pending
             }
-            Storage::Heap(buf) if !buf.is_empty() => {
+            // What is left after a large frame: back to the pool.
+            Storage::Heap(buf) if buf.len() < self.chunk => buf.len(),
+            Storage::Heap(buf) => {
                 let spare = buf.capacity() - buf.len();
                 if spare < self.chunk / 8 && !buf.try_reclaim(self.chunk / 2) {
                     buf.reserve(self.chunk);
                 }
                 return;
             }
-            // An empty heap buffer: back to the pool.
-            Storage::Heap(_) => 0,
         };
         self.move_to_new_slot(self.chunk.max(pending + want));
     }
@@ -166,6 +173,10 @@ impl ReadBuffer {
     }
 
     /// Reads once from `reader`, first making room for a read of the current chunk size.
+    ///
+    /// If the returned future is dropped before it completes, the read may still take
+    /// bytes from the socket, which are then lost: the connection can only be closed (its
+    /// buffer discarded or lingered on), as after any cancelled read.
     pub(crate) async fn read_from<R: AsyncReadRent>(
         &mut self,
         reader: &mut R,
@@ -200,9 +211,23 @@ impl ReadBuffer {
             }
             Storage::Empty => unreachable!("make_room always leaves a slot or a heap buffer"),
         };
-        if matches!(read, Ok(n) if n == spare && spare >= self.chunk / 2) {
-            // A full chunk-sized read: the peer sends faster than this size takes it in.
-            self.chunk = (self.chunk * 2).min(Self::MAX_CHUNK);
+        match read {
+            Ok(n) if n == spare && spare >= self.chunk / 2 => {
+                // A full chunk-sized read: the peer sends faster than this size takes it in.
+                self.chunk = (self.chunk * 2).min(Self::MAX_CHUNK);
+                self.small_reads = 0;
+            }
+            Ok(n) if n > 0 && n < self.chunk / 4 => {
+                // After a burst, a quiet connection goes back to small reads (and, once it
+                // holds nothing, to a small slot: see `make_room`).
+                self.small_reads += 1;
+                if self.small_reads == 4 {
+                    self.chunk = (self.chunk / 2).max(Self::FIRST_CHUNK);
+                    self.small_reads = 0;
+                }
+            }
+            Ok(_) => self.small_reads = 0,
+            Err(_) => {}
         }
         read
     }
@@ -228,6 +253,7 @@ impl FrameSource for ReadBuffer {
                 assert_eq!(len, 0, "took bytes from an empty read buffer");
                 Blob::new()
             }
+            Storage::Slot { .. } if len == 0 => Blob::new(),
             Storage::Slot { lease, start, end } => {
                 assert!(len <= *end - *start, "took more bytes than were received");
                 // SAFETY: the lease holds a count; `start..start + len` was received and is
@@ -430,6 +456,42 @@ mod tests {
             assert_eq!(whole, big);
             assert!(whole.is_pooled());
             assert!(front.iter().all(|&b| b == 1));
+        })
+        .unwrap();
+    }
+
+    #[test]
+    fn after_a_burst_a_quiet_connection_goes_back_to_a_small_slot() {
+        crate::rt::block_on(crate::rt::Driver::Auto, async {
+            let (mut client, mut server) = pair().await;
+            let mut reading = ReadBuffer::default();
+            // A burst: 1 MiB, taken as it arrives.
+            let (written, _) = client.write_all(vec![9u8; 1 << 20]).await;
+            written.unwrap();
+            let mut taken = 0;
+            while taken < 1 << 20 {
+                reading.read_from(&mut server).await.unwrap();
+                let n = reading.received().len();
+                taken += reading.take_front(n).len();
+            }
+            assert!(
+                reading.chunk > 4 * ReadBuffer::FIRST_CHUNK,
+                "{}",
+                reading.chunk
+            );
+            // Then small calls, one at a time.
+            for _ in 0..40 {
+                let (written, _) = client.write_all(b"small".to_vec()).await;
+                written.unwrap();
+                read_at_least(&mut reading, &mut server, 5).await;
+                assert_eq!(reading.take_front(5), b"small");
+            }
+            assert_eq!(reading.chunk, ReadBuffer::FIRST_CHUNK);
+            let size = match &reading.storage {
+                Storage::Slot { lease, .. } => lease.size(),
+                _ => panic!("back in a slot"),
+            };
+            assert!(size <= 4 * ReadBuffer::FIRST_CHUNK, "{size}");
         })
         .unwrap();
     }
