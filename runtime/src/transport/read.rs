@@ -324,8 +324,7 @@ mod tests {
                 let (mut client, (mut server, _)) = (client.unwrap(), accepted.unwrap());
                 let mut buf = BytesMut::with_capacity(64);
                 for part in [&b"front "[..], b"back"] {
-                    let (written, _) = client.write_all(part.to_vec()).await;
-                    written.unwrap();
+                    send(&mut client, part.to_vec()).await;
                     let (read, returned) = read_more(&mut server, buf).await;
                     assert_eq!(read.unwrap(), part.len());
                     buf = returned;
@@ -342,6 +341,12 @@ mod tests {
         let addr = listener.local_addr().unwrap();
         let (client, accepted) = monoio::join!(TcpStream::connect_addr(addr), listener.accept());
         (client.unwrap(), accepted.unwrap().0)
+    }
+
+    /// Writes all of `bytes` to `to`.
+    async fn send(to: &mut TcpStream, bytes: impl Into<Vec<u8>>) {
+        let (written, _) = to.write_all(bytes.into()).await;
+        written.unwrap();
     }
 
     /// Reads until at least `len` bytes are held.
@@ -365,8 +370,7 @@ mod tests {
             let (mut client, mut server) = pair().await;
             let mut reading = ReadBuffer::default();
             let sent: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
-            let (written, _) = client.write_all(sent.clone()).await;
-            written.unwrap();
+            send(&mut client, sent.clone()).await;
             let mut largest_read = 0;
             while reading.received().len() < sent.len() {
                 let n = reading.read_from(&mut server).await.unwrap();
@@ -388,8 +392,7 @@ mod tests {
             let mut first_slot = None;
             for i in 0..2_000u32 {
                 let frame = format!("frame {i:>6} of ping-pong;").into_bytes();
-                let (written, _) = client.write_all(frame.clone()).await;
-                written.unwrap();
+                send(&mut client, frame.clone()).await;
                 read_at_least(&mut reading, &mut server, frame.len()).await;
                 let slot = slot_address(&reading);
                 let taken = reading.take_front(frame.len());
@@ -420,8 +423,7 @@ mod tests {
             for i in 0..600u32 {
                 // 20 bytes each, plus the first half of the next frame.
                 let frame = format!("kept frame #{i:>7};").into_bytes();
-                let (written, _) = client.write_all(frame.clone()).await;
-                written.unwrap();
+                send(&mut client, frame.clone()).await;
                 read_at_least(&mut reading, &mut server, frame.len()).await;
                 slots.insert(slot_address(&reading));
                 kept.push((reading.take_front(frame.len()), frame));
@@ -443,13 +445,11 @@ mod tests {
             let (mut client, mut server) = pair().await;
             let mut reading = ReadBuffer::default();
             // A view keeps the first slot, so the 10 kB frame's front must move.
-            let (written, _) = client.write_all(vec![1u8; 4000]).await;
-            written.unwrap();
+            send(&mut client, vec![1u8; 4000]).await;
             read_at_least(&mut reading, &mut server, 4000).await;
             let front = reading.take_front(3990);
             let big: Vec<u8> = (0..10_000u32).map(|i| (i % 253) as u8).collect();
-            let (written, _) = client.write_all(big.clone()).await;
-            written.unwrap();
+            send(&mut client, big.clone()).await;
             read_at_least(&mut reading, &mut server, 10 + big.len()).await;
             assert_eq!(reading.take_front(10), vec![1u8; 10]);
             let whole = reading.take_front(big.len());
@@ -466,8 +466,7 @@ mod tests {
             let (mut client, mut server) = pair().await;
             let mut reading = ReadBuffer::default();
             // A burst: 1 MiB, taken as it arrives.
-            let (written, _) = client.write_all(vec![9u8; 1 << 20]).await;
-            written.unwrap();
+            send(&mut client, vec![9u8; 1 << 20]).await;
             let mut taken = 0;
             while taken < 1 << 20 {
                 reading.read_from(&mut server).await.unwrap();
@@ -481,8 +480,7 @@ mod tests {
             );
             // Then small calls, one at a time.
             for _ in 0..40 {
-                let (written, _) = client.write_all(b"small".to_vec()).await;
-                written.unwrap();
+                send(&mut client, b"small".to_vec()).await;
                 read_at_least(&mut reading, &mut server, 5).await;
                 assert_eq!(reading.take_front(5), b"small");
             }
@@ -501,8 +499,7 @@ mod tests {
         crate::rt::block_on(crate::rt::Driver::Auto, async {
             let (mut client, mut server) = pair().await;
             let mut reading = ReadBuffer::default();
-            let (written, _) = client.write_all(b"held".to_vec()).await;
-            written.unwrap();
+            send(&mut client, b"held".to_vec()).await;
             read_at_least(&mut reading, &mut server, 4).await;
             let before = slot_address(&reading);
             let cancelled = monoio::time::timeout(
@@ -511,8 +508,7 @@ mod tests {
             )
             .await;
             assert!(cancelled.is_err(), "nothing was sent");
-            let (written, _) = client.write_all(b" then more".to_vec()).await;
-            written.unwrap();
+            send(&mut client, b" then more".to_vec()).await;
             // The cancelled read may take these bytes (as with any cancelled read) or not;
             // either way the buffer reads into a fresh slot and keeps what it held.
             let _ = monoio::time::timeout(
