@@ -13,7 +13,7 @@ use std::rc::Rc;
 use std::task::{Poll, Waker};
 use std::time::{Duration, Instant};
 
-use monoio::io::{AsyncReadRent, AsyncWriteRent, Split, Splitable};
+use monoio::io::{AsyncReadRent, AsyncWriteRent, Split};
 use ringrpc_codec::frame::{Dialect, Frame, FrameDecoder, Framing, HeaderInfo};
 use ringrpc_codec::{
     Binary, BytesStr, Compact, DecodeLimits, MessageHeader, MessageType, Metadata, Protocol,
@@ -25,7 +25,7 @@ use super::cx::Args;
 use super::stats::{ConnectionStats, Counters};
 use crate::call::CallError;
 use crate::rt::Signal;
-use crate::transport::{Outbox, ReadBuffer, write_loop};
+use crate::transport::{Outbox, ReadBuffer, split_socket, write_loop};
 
 /// Calls in flight on one connection at most (the slot part of a sequence id).
 pub(crate) const MAX_IN_FLIGHT: usize = 1 << 16;
@@ -95,7 +95,7 @@ impl Connection {
             fd,
             reading: Cell::new(true),
         });
-        let (reader, writer) = stream.into_split();
+        let (reader, writer) = split_socket(stream);
         let c = conn.clone();
         monoio::spawn(async move {
             write_loop(writer, &c.outbox).await;

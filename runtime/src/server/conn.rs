@@ -12,7 +12,7 @@ use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
-use monoio::io::{AsyncReadRent, AsyncWriteRent, Split, Splitable};
+use monoio::io::{AsyncReadRent, AsyncWriteRent, OwnedReadHalf, Split};
 use ringrpc_codec::frame::{Frame, FrameDecoder, Framing, HeaderInfo};
 use ringrpc_codec::{
     ApplicationErrorKind, ApplicationException, Binary, Compact, DecodeLimits, Encode, EncodeError,
@@ -26,7 +26,7 @@ use crate::client::dialect_name;
 use crate::metainfo::{self, MetaInfo};
 use crate::metrics::{ConnectionCells, Side};
 use crate::rt::{Broadcast, CatchUnwind, InlineFirst, LocalNotify, panic_message};
-use crate::transport::{Outbox, ReadBuffer, write_loop};
+use crate::transport::{Outbox, ReadBuffer, Writer, write_loop};
 
 /// Reply bytes a connection may have waiting for its peer before the server stops reading
 /// its calls.
@@ -96,9 +96,11 @@ impl Shared {
 
 /// Serves one connection until the peer closes it, sends bytes that cannot be framed, or
 /// `drain` fires (the server is shutting down); calls already read are answered before the
-/// connection closes, unless `abort` fires first (the shutdown deadline passed).
+/// connection closes, unless `abort` fires first (the shutdown deadline passed). `stream`
+/// is the connection split by [`split_socket`](crate::transport::split_socket) or
+/// [`split_stream`](crate::transport::split_stream).
 pub(crate) async fn serve_connection<S, D>(
-    stream: S,
+    stream: (OwnedReadHalf<S>, Writer<S>),
     peer: String,
     service: Rc<D>,
     limits: ConnLimits,
@@ -108,7 +110,7 @@ pub(crate) async fn serve_connection<S, D>(
     S: AsyncReadRent + AsyncWriteRent + Split + 'static,
     D: Dispatch + 'static,
 {
-    let (mut reader, writer) = stream.into_split();
+    let (mut reader, writer) = stream;
     let shared = Rc::new(Shared {
         outbox: Outbox::new(ConnectionCells::open(Side::Server, peer)),
         ordered: Cell::new(true),

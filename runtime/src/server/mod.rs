@@ -11,6 +11,7 @@ pub mod stack;
 
 use std::cell::Cell;
 use std::io;
+use std::os::fd::AsRawFd;
 use std::rc::Rc;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -30,7 +31,7 @@ use crate::metrics::Registry;
 use crate::policy::{LivePolicy, OverrideError, PolicyValue};
 use crate::rt::{Broadcast, Driver, LocalNotify, WorkerConfig, spawn_workers};
 use crate::service::{Identity, Layer, Service, Stack};
-use crate::transport::{Address, AddressError, StdListener, bind};
+use crate::transport::{Address, AddressError, StdListener, bind, split_socket, split_stream};
 use conn::{ConnLimits, serve_connection};
 use stack::{Governed, ServerPolicy, WorkerGovernance};
 
@@ -255,7 +256,7 @@ impl<L> ServerBuilder<L> {
         let stack = self.layer.clone().layer(RateLimit::new(Handler));
         let service = Governed::new(service, stack, worker, bare);
         serve_connection(
-            stream,
+            split_stream(stream),
             "a stream".to_owned(),
             Rc::new(service),
             limits,
@@ -437,7 +438,7 @@ impl<D: Dispatch + 'static> Acceptor<D> {
 
     fn spawn<S>(&self, stream: S, peer: String)
     where
-        S: AsyncReadRent + AsyncWriteRent + Split + 'static,
+        S: AsyncReadRent + AsyncWriteRent + Split + AsRawFd + 'static,
     {
         if self.connections.fetch_add(1, Ordering::Relaxed) >= self.max_connections {
             self.connections.fetch_sub(1, Ordering::Relaxed);
@@ -454,6 +455,7 @@ impl<D: Dispatch + 'static> Acceptor<D> {
         worker.live.set(worker.live.get() + 1);
         Registry::with_core(|c| c.server_accepted.add(1));
         monoio::spawn(async move {
+            let stream = split_socket(stream);
             serve_connection(stream, peer, service, limits, &worker.drain, &worker.abort).await;
             Registry::with_core(|c| c.server_closed.add(1));
             connections.fetch_sub(1, Ordering::Relaxed);

@@ -15,7 +15,7 @@ use socket2::{Domain, Socket, Type};
 mod outbox;
 mod read;
 
-pub(crate) use outbox::{Outbox, write_loop};
+pub(crate) use outbox::{Outbox, Writer, split_socket, split_stream, write_loop};
 pub(crate) use read::ReadBuffer;
 
 /// Where a server listens or a client connects.
@@ -175,8 +175,19 @@ pub(crate) fn set_keepalive(stream: &impl std::os::fd::AsRawFd, idle: Duration) 
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
+
+    /// A connected pair of loopback TCP streams.
+    pub(crate) async fn pair() -> (monoio::net::TcpStream, monoio::net::TcpStream) {
+        let listener = monoio::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (client, accepted) = monoio::join!(
+            monoio::net::TcpStream::connect_addr(addr),
+            listener.accept()
+        );
+        (client.unwrap(), accepted.unwrap().0)
+    }
 
     #[test]
     fn keepalive_probes_are_set_on_the_socket() {

@@ -313,6 +313,8 @@ mod tests {
     use monoio::net::{TcpListener, TcpStream};
     use ringrpc_codec::frame::FrameSource;
 
+    use crate::transport::tests::pair;
+
     #[test]
     fn a_second_read_keeps_the_bytes_of_the_first() {
         for driver in [crate::rt::Driver::IoUring, crate::rt::Driver::Epoll] {
@@ -333,14 +335,6 @@ mod tests {
             })
             .unwrap();
         }
-    }
-
-    /// A connected pair of loopback TCP streams.
-    async fn pair() -> (TcpStream, TcpStream) {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let addr = listener.local_addr().unwrap();
-        let (client, accepted) = monoio::join!(TcpStream::connect_addr(addr), listener.accept());
-        (client.unwrap(), accepted.unwrap().0)
     }
 
     /// Writes all of `bytes` to `to`.
