@@ -286,3 +286,59 @@ fn metadata_is_a_view_into_the_frame() {
     let value = md.get("key").unwrap();
     assert!(bytes.as_ptr_range().contains(&value.as_ptr()));
 }
+
+/// A frame source that records what the decoder tells it.
+#[derive(Default)]
+struct Recording {
+    bytes: BytesMut,
+    expected: Vec<usize>,
+}
+
+impl frame::FrameSource for Recording {
+    fn received(&self) -> &[u8] {
+        &self.bytes
+    }
+
+    fn take_front(&mut self, len: usize) -> Blob {
+        self.bytes.split_to(len).freeze().into()
+    }
+
+    fn expect(&mut self, total: usize) {
+        self.expected.push(total);
+    }
+}
+
+#[test]
+fn an_unfinished_frame_tells_the_source_its_whole_length() {
+    let body = PrimitivesArgs::default();
+    for dialect in every_dialect() {
+        let whole = encode_in(dialect, 7, &body);
+        let mut source = Recording::default();
+        let mut decoder = FrameDecoder::new(DecodeLimits::default());
+        source.bytes.extend_from_slice(&whole[..whole.len() - 1]);
+        assert!(decoder.decode(&mut source).unwrap().is_none());
+        let expected = match dialect.framing {
+            // Unframed messages declare no length.
+            Framing::Unframed => vec![],
+            _ => vec![whole.len()],
+        };
+        assert_eq!(source.expected, expected, "{dialect:?}");
+        source.bytes.extend_from_slice(&whole[whole.len() - 1..]);
+        assert!(decoder.decode(&mut source).unwrap().is_some());
+        assert_eq!(
+            source.expected, expected,
+            "told again once whole: {dialect:?}"
+        );
+    }
+}
+
+#[test]
+fn a_length_over_the_limit_is_refused_before_any_room_is_made() {
+    let mut source = Recording::default();
+    source.bytes.extend_from_slice(&(64u32 << 20).to_be_bytes());
+    source.bytes.extend_from_slice(&[0x80, 0x01, 0, 1]);
+    let mut decoder = FrameDecoder::new(DecodeLimits::default().with_max_frame_len(1 << 20));
+    let err = decoder.decode(&mut source).unwrap_err();
+    assert!(err.to_string().contains("limit"), "{err}");
+    assert!(source.expected.is_empty());
+}

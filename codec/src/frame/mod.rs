@@ -121,6 +121,13 @@ pub fn frame_len(
 }
 
 fn length_prefixed(buf: &[u8], limits: DecodeLimits) -> Result<Option<usize>, DecodeError> {
+    let total = declared_len(buf, limits)?;
+    Ok(total.filter(|&total| buf.len() >= total))
+}
+
+/// The whole length (prefix included) a length-prefixed frame at the front of `buf`
+/// declares, once its prefix has arrived; an error if it is negative or over the limit.
+fn declared_len(buf: &[u8], limits: DecodeLimits) -> Result<Option<usize>, DecodeError> {
     let Some(word) = buf.first_chunk::<4>() else {
         return Ok(None);
     };
@@ -143,8 +150,7 @@ fn length_prefixed(buf: &[u8], limits: DecodeLimits) -> Result<Option<usize>, De
             0,
         ));
     }
-    let total = 4 + len as usize;
-    Ok((buf.len() >= total).then_some(total))
+    Ok(Some(4 + len as usize))
 }
 
 fn scan_unframed<P: Protocol>(
@@ -388,6 +394,12 @@ pub trait FrameSource {
     fn received(&self) -> &[u8];
     /// Takes the first `len` received bytes (`len` ≤ `received().len()`).
     fn take_front(&mut self, len: usize) -> Blob;
+    /// Told by [`FrameDecoder::decode`] that the frame at the front, not yet whole, is
+    /// `total` bytes long (its prefix included; within the decoder's `max_frame_len`), so
+    /// the source can make room for all of it at once. Does nothing by default.
+    fn expect(&mut self, total: usize) {
+        let _ = total;
+    }
 }
 
 impl FrameSource for BytesMut {
@@ -450,7 +462,14 @@ impl FrameDecoder {
                 self.dialect = Some(frame.dialect);
                 Ok(Some(frame))
             }
-            None => Ok(None),
+            None => {
+                if dialect.framing != Framing::Unframed {
+                    if let Some(total) = declared_len(buf.received(), self.limits)? {
+                        buf.expect(total);
+                    }
+                }
+                Ok(None)
+            }
         }
     }
 }

@@ -7,7 +7,10 @@
 //! copied and taking them allocates nothing. When the tail runs short, the held bytes move
 //! to the slot's front if no view of the slot is alive, and to a fresh slot (of a larger
 //! class, if the frame needs it) otherwise; the old slot returns to the pool when its last
-//! view is dropped. A frame larger than the largest slot is read into the heap (counted).
+//! view is dropped. Once a frame's length prefix has arrived, the frame decoder says how
+//! long it is ([`FrameSource::expect`]), and the bytes move once, straight to a slot that
+//! holds the whole frame. A frame larger than the largest slot is read into the heap
+//! (counted), which grows as its bytes arrive, whatever length the peer announced.
 //!
 //! The read size starts at one small slot, so an idle connection costs little, and doubles
 //! whenever a read fills it, up to [`ReadBuffer::MAX_CHUNK`].
@@ -21,7 +24,10 @@ use monoio::io::AsyncReadRent;
 use ringrpc_codec::Blob;
 use ringrpc_codec::frame::FrameSource;
 
-use crate::bufpool::{BufPool, SlotLease};
+use crate::bufpool::{BufPool, CLASSES, SlotLease};
+
+/// The largest slot: frames known to be larger go straight to the heap.
+const LARGEST_SLOT: usize = CLASSES[CLASSES.len() - 1].0;
 
 /// A connection's read buffer with its growth policy.
 pub(crate) struct ReadBuffer {
@@ -33,6 +39,9 @@ pub(crate) struct ReadBuffer {
     tail_lent: bool,
     /// Reads in a row that filled less than a quarter of the chunk (the chunk halves at 4).
     small_reads: u8,
+    /// The length the unfinished frame at the front declares (0: unknown), so that it
+    /// moves once, to a slot that holds all of it, not through every size on the way.
+    expected: usize,
     pool: Rc<BufPool>,
 }
 
@@ -56,6 +65,7 @@ impl Default for ReadBuffer {
             chunk: Self::FIRST_CHUNK,
             tail_lent: false,
             small_reads: 0,
+            expected: 0,
             pool: BufPool::current(),
         }
     }
@@ -78,6 +88,7 @@ impl ReadBuffer {
 
     /// Drops every received byte not yet taken.
     pub(crate) fn discard(&mut self) {
+        self.expected = 0;
         match &mut self.storage {
             Storage::Empty => {}
             Storage::Slot { start, end, .. } => *start = *end,
@@ -104,11 +115,13 @@ impl ReadBuffer {
                 // A slot far larger than the reads it now gets (a burst is over) is given
                 // back once it holds nothing, for a small one.
                 let oversized = pending == 0 && lease.size() >= 4 * self.chunk;
-                if !self.tail_lent && !oversized && lease.size() - *end >= want {
+                // The frame being read can never fit in this slot: move now, once.
+                let outgrown = self.expected > lease.size();
+                let keep = !self.tail_lent && !oversized && !outgrown;
+                if keep && lease.size() - *end >= want {
                     return;
                 }
-                if !self.tail_lent
-                    && !oversized
+                if keep
                     && lease.is_unique()
                     && lease.size() >= self.chunk
                     && lease.size() - pending >= want
@@ -130,7 +143,9 @@ impl ReadBuffer {
                 pending
             }
             // What is left after a large frame: back to the pool.
-            Storage::Heap(buf) if buf.len() < self.chunk => buf.len(),
+            Storage::Heap(buf) if buf.len() < self.chunk && self.expected <= LARGEST_SLOT => {
+                buf.len()
+            }
             Storage::Heap(buf) => {
                 let spare = buf.capacity() - buf.len();
                 if spare < self.chunk / 8 && !buf.try_reclaim(self.chunk / 2) {
@@ -142,11 +157,12 @@ impl ReadBuffer {
         self.move_to_new_slot(self.chunk.max(pending + want));
     }
 
-    /// Moves the held bytes to a new slot of at least `room` bytes, or to the heap when no
-    /// slot that large is free.
+    /// Moves the held bytes to a new slot of at least `room` bytes (or of the expected
+    /// frame's length, if larger), or to the heap when no slot that large is free. A heap
+    /// buffer gets `room`, not the length a peer announced: it grows as bytes arrive.
     fn move_to_new_slot(&mut self, room: usize) {
         let held = self.received();
-        let storage = match self.pool.lease(room) {
+        let storage = match self.pool.lease(room.max(self.expected)) {
             Some(lease) => {
                 // SAFETY: the new slot is ours alone (no view, no read yet) and at least
                 // `room` ≥ `held.len()` bytes long; `held` lies in another slot or the heap.
@@ -256,6 +272,7 @@ impl FrameSource for ReadBuffer {
             Storage::Slot { .. } if len == 0 => Blob::new(),
             Storage::Slot { lease, start, end } => {
                 assert!(len <= *end - *start, "took more bytes than were received");
+                self.expected = 0;
                 // SAFETY: the lease holds a count; `start..start + len` was received and is
                 // never written while a view of it lives: reads go after `end`, and the
                 // front is rewritten only when the lease is the slot's only holder.
@@ -263,8 +280,15 @@ impl FrameSource for ReadBuffer {
                 *start += len;
                 blob
             }
-            Storage::Heap(buf) => buf.split_to(len).freeze().into(),
+            Storage::Heap(buf) => {
+                self.expected = 0;
+                buf.split_to(len).freeze().into()
+            }
         }
+    }
+
+    fn expect(&mut self, total: usize) {
+        self.expected = total;
     }
 }
 
@@ -450,6 +474,61 @@ mod tests {
             assert_eq!(whole, big);
             assert!(whole.is_pooled());
             assert!(front.iter().all(|&b| b == 1));
+        })
+        .unwrap();
+    }
+
+    /// The size of the slot the buffer reads into.
+    fn slot_size(reading: &ReadBuffer) -> usize {
+        match &reading.storage {
+            Storage::Slot { lease, .. } => lease.size(),
+            _ => panic!("not reading into a slot"),
+        }
+    }
+
+    #[test]
+    fn a_frame_whose_length_is_known_moves_once_to_a_slot_that_holds_it() {
+        crate::rt::block_on(crate::rt::Driver::Auto, async {
+            let (mut client, mut server) = pair().await;
+            let mut reading = ReadBuffer::default();
+            let frame: Vec<u8> = (0..100_000u32).map(|i| (i % 251) as u8).collect();
+            send(&mut client, frame.clone()).await;
+            read_at_least(&mut reading, &mut server, 4).await;
+            assert_eq!(slot_size(&reading), ReadBuffer::FIRST_CHUNK);
+            // What the frame decoder does once the length prefix is in.
+            reading.expect(frame.len());
+            let mut sizes = Vec::new();
+            while reading.received().len() < frame.len() {
+                reading.read_from(&mut server).await.unwrap();
+                sizes.push(slot_size(&reading));
+            }
+            // Straight to the 256 KiB class: not through 4, 16 and 64 KiB on the way.
+            assert!(sizes.iter().all(|&s| s == LARGEST_SLOT), "{sizes:?}");
+            let whole = reading.take_front(frame.len());
+            assert_eq!(whole, frame);
+            assert!(whole.is_pooled());
+            assert_eq!(reading.expected, 0);
+        })
+        .unwrap();
+    }
+
+    #[test]
+    fn a_frame_larger_than_any_slot_goes_to_the_heap_which_grows_as_it_arrives() {
+        crate::rt::block_on(crate::rt::Driver::Auto, async {
+            let (mut client, mut server) = pair().await;
+            let mut reading = ReadBuffer::default();
+            send(&mut client, vec![5u8; 64]).await;
+            read_at_least(&mut reading, &mut server, 64).await;
+            // A peer announces 64 MiB and sends 64 bytes: no 64 MiB buffer for it.
+            reading.expect(64 << 20);
+            send(&mut client, vec![6u8; 64]).await;
+            read_at_least(&mut reading, &mut server, 128).await;
+            match &reading.storage {
+                Storage::Heap(buf) => assert!(buf.capacity() < 1 << 20, "{}", buf.capacity()),
+                _ => panic!("a frame larger than any slot is read into the heap"),
+            }
+            assert_eq!(&reading.received()[..64], &[5u8; 64][..]);
+            assert_eq!(&reading.received()[64..], &[6u8; 64][..]);
         })
         .unwrap();
     }
