@@ -374,12 +374,17 @@ mod tests {
         }
     }
 
-    /// The address of the slot the buffer reads into.
-    fn slot_address(reading: &ReadBuffer) -> usize {
+    /// The slot the buffer reads into.
+    fn slot(reading: &ReadBuffer) -> &SlotLease {
         match &reading.storage {
-            Storage::Slot { lease, .. } => lease.ptr().as_ptr() as usize,
+            Storage::Slot { lease, .. } => lease,
             _ => panic!("not reading into a slot"),
         }
+    }
+
+    /// The address of the slot the buffer reads into.
+    fn slot_address(reading: &ReadBuffer) -> usize {
+        slot(reading).ptr().as_ptr() as usize
     }
 
     #[test]
@@ -478,14 +483,6 @@ mod tests {
         .unwrap();
     }
 
-    /// The size of the slot the buffer reads into.
-    fn slot_size(reading: &ReadBuffer) -> usize {
-        match &reading.storage {
-            Storage::Slot { lease, .. } => lease.size(),
-            _ => panic!("not reading into a slot"),
-        }
-    }
-
     #[test]
     fn a_frame_whose_length_is_known_moves_once_to_a_slot_that_holds_it() {
         crate::rt::block_on(crate::rt::Driver::Auto, async {
@@ -494,13 +491,13 @@ mod tests {
             let frame: Vec<u8> = (0..100_000u32).map(|i| (i % 251) as u8).collect();
             send(&mut client, frame.clone()).await;
             read_at_least(&mut reading, &mut server, 4).await;
-            assert_eq!(slot_size(&reading), ReadBuffer::FIRST_CHUNK);
+            assert_eq!(slot(&reading).size(), ReadBuffer::FIRST_CHUNK);
             // What the frame decoder does once the length prefix is in.
             reading.expect(frame.len());
             let mut sizes = Vec::new();
             while reading.received().len() < frame.len() {
                 reading.read_from(&mut server).await.unwrap();
-                sizes.push(slot_size(&reading));
+                sizes.push(slot(&reading).size());
             }
             // Straight to the 256 KiB class: not through 4, 16 and 64 KiB on the way.
             assert!(sizes.iter().all(|&s| s == LARGEST_SLOT), "{sizes:?}");
