@@ -38,7 +38,7 @@ pub(crate) struct Outbox {
     drained: LocalNotify,
     /// The connection's socket while [`write_loop`] runs (and so holds it open).
     socket: Cell<Option<RawFd>>,
-    /// Frames queued since the queue was last taken or sent.
+    /// Frames queued since the writer last took the queue or `push` last tried to send it.
     burst: Cell<u32>,
 }
 
@@ -110,7 +110,8 @@ impl Outbox {
         let out = fill(&mut queued);
         let burst = self.burst.get() + 1;
         self.burst.set(burst);
-        if burst >= EAGER_SEND_FRAMES && self.writing.get() == 0 && !self.closing.get() {
+        let idle = self.writing.get() == 0 && !self.closing.get() && !self.failed.get();
+        if burst >= EAGER_SEND_FRAMES && idle {
             self.burst.set(0);
             if let Some(Ok(sent)) = self.send_now(&queued) {
                 queued.advance(sent);
