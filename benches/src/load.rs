@@ -23,6 +23,10 @@ pub enum Wire {
     Ringrpc,
     /// Raw length-prefixed frames, echoed ([`crate::raw`]): replies matched by order.
     Raw,
+    /// The benchmark service, sent pre-encoded framed Binary `echo` calls by the raw client
+    /// (replies matched by order, not decoded): the server's cost under a client that does
+    /// no RPC work, the floor's own load.
+    RawThrift,
 }
 
 /// What load to generate.
@@ -124,7 +128,9 @@ pub fn run_load(spec: &LoadSpec, mut at_edge: impl FnMut(Edge)) -> io::Result<Lo
         async move {
             match spec.wire {
                 Wire::Ringrpc => client_thread(spec, thread, threads, start, begin, end).await,
-                Wire::Raw => raw_client_thread(spec, thread, threads, start, begin, end).await,
+                Wire::Raw | Wire::RawThrift => {
+                    raw_client_thread(spec, thread, threads, start, begin, end).await
+                }
             }
         }
     })?;
@@ -191,7 +197,14 @@ async fn raw_client_thread(
         .map(|_| {
             spawn(async move {
                 let mut h = Histogram::<u64>::new(3).map_err(io::Error::other)?;
-                crate::raw::load_connection(addr, spec.payload, depth, begin, end, &mut h)
+                let (frame, first_reply_ok): (_, fn(&[u8]) -> bool) = match spec.wire {
+                    Wire::RawThrift => (
+                        crate::raw::thrift_echo_frame(spec.payload),
+                        crate::raw::is_thrift_reply,
+                    ),
+                    _ => (crate::raw::echo_frame(spec.payload), |_| true),
+                };
+                crate::raw::load_connection(addr, &frame, first_reply_ok, depth, begin, end, &mut h)
                     .await
                     .map(|()| h)
             })

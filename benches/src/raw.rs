@@ -97,11 +97,51 @@ async fn echo_connection(mut stream: TcpStream) {
     }
 }
 
-/// One client connection keeping `depth` frames of `payload` bytes in flight until `end`,
-/// recording the round trips that start and end inside `[begin, end]`.
+/// A raw frame of `payload` bytes (the floor's echo).
+pub fn echo_frame(payload: usize) -> BytesMut {
+    let mut frame = BytesMut::with_capacity(4 + payload);
+    frame.put_u32(payload as u32);
+    frame.put_bytes(b'x', payload);
+    frame
+}
+
+/// A framed Binary call of the benchmark service's `echo` with a `payload`-byte message, as
+/// ringrpc's client would send it.
+pub fn thrift_echo_frame(payload: usize) -> BytesMut {
+    use crate::service::bench::{Echo, bench_service::EchoArgs};
+    use ringrpc_codec::{Binary, BytesStr, MessageHeader, MessageType, frame};
+    let args = EchoArgs {
+        req: Echo {
+            action: BytesStr::from_static("echo"),
+            msg: BytesStr::from("x".repeat(payload)),
+        },
+    };
+    let message = MessageHeader {
+        name: BytesStr::from_static("echo"),
+        kind: MessageType::Call,
+        seq_id: 1,
+    };
+    let mut out = BytesMut::new();
+    frame::encode_frame::<Binary, _, _>(frame::Framing::Framed, None, &message, &args, &mut out)
+        .expect("an echo call encodes");
+    out
+}
+
+/// Whether a framed Binary message is a `REPLY` (not an `EXCEPTION`): what a correct answer
+/// to [`thrift_echo_frame`] starts with.
+pub fn is_thrift_reply(frame: &[u8]) -> bool {
+    // 4 bytes of frame length, then the strict Binary version word `0x8001_00tt`.
+    frame.get(4..8) == Some(&[0x80, 0x01, 0x00, 0x02][..])
+}
+
+/// One client connection keeping `depth` copies of `frame` in flight until `end`, recording
+/// the round trips that start and end inside `[begin, end]`. Replies are whole
+/// length-prefixed frames of any length, matched by order; the first must pass
+/// `first_reply_ok`.
 pub async fn load_connection(
     addr: SocketAddr,
-    payload: usize,
+    frame: &[u8],
+    first_reply_ok: fn(&[u8]) -> bool,
     depth: usize,
     begin: Instant,
     end: Instant,
@@ -109,14 +149,12 @@ pub async fn load_connection(
 ) -> io::Result<()> {
     let mut stream = TcpStream::connect_addr(addr).await?;
     stream.set_nodelay(true)?;
-    let mut frame = BytesMut::with_capacity(4 + payload);
-    frame.put_u32(payload as u32);
-    frame.put_bytes(b'x', payload);
+    let mut checked_first = false;
     let mut sent: VecDeque<Instant> = VecDeque::with_capacity(depth);
     let mut out = BytesMut::with_capacity(depth * frame.len());
     let mut buf = BytesMut::with_capacity(64 * 1024);
     for _ in 0..depth.max(1) {
-        out.extend_from_slice(&frame);
+        out.extend_from_slice(frame);
         sent.push_back(Instant::now());
     }
     loop {
@@ -141,6 +179,12 @@ pub async fn load_connection(
             ));
         }
         let whole = whole_frames(&buf);
+        if !checked_first && whole > 0 {
+            if !first_reply_ok(&buf[..whole]) {
+                return Err(io::Error::other("the server's first answer is not a reply"));
+            }
+            checked_first = true;
+        }
         let frames = whole_count(&buf[..whole]);
         buf.advance(whole);
         let now = Instant::now();
@@ -151,7 +195,7 @@ pub async fn load_connection(
                 }
             }
             if now < end {
-                out.extend_from_slice(&frame);
+                out.extend_from_slice(frame);
                 sent.push_back(now);
             }
         }
@@ -178,6 +222,34 @@ async fn read_appending(stream: &mut TcpStream, buf: BytesMut) -> (io::Result<us
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_a_reply_passes_the_first_answer_check() {
+        use crate::service::bench::bench_service::EchoArgs;
+        use ringrpc_codec::{Binary, BytesStr, MessageHeader, MessageType, frame};
+        let answer = |kind| {
+            let message = MessageHeader {
+                name: BytesStr::from_static("echo"),
+                kind,
+                seq_id: 1,
+            };
+            let mut out = BytesMut::new();
+            let body = EchoArgs::default();
+            frame::encode_frame::<Binary, _, _>(
+                frame::Framing::Framed,
+                None,
+                &message,
+                &body,
+                &mut out,
+            )
+            .unwrap();
+            out
+        };
+        assert!(is_thrift_reply(&answer(MessageType::Reply)));
+        assert!(!is_thrift_reply(&answer(MessageType::Exception)));
+        assert!(!is_thrift_reply(&thrift_echo_frame(8)));
+        assert!(!is_thrift_reply(&echo_frame(8)));
+    }
 
     #[test]
     fn frames_are_found_whole_or_not_at_all() {

@@ -41,6 +41,17 @@ fn run_reports_throughput_latency_and_server_costs() {
             "--concurrency",
             "16",
         ][..],
+        // The floor's raw client sending pre-encoded calls (it checks the first answer
+        // is a reply).
+        &[
+            "--framing",
+            "framed",
+            "--raw-client",
+            "--conns",
+            "4",
+            "--concurrency",
+            "8",
+        ][..],
     ] {
         let mut args = vec!["run", "--duration", "0.4", "--warmup", "0.1"];
         args.extend_from_slice(extra);
@@ -61,6 +72,9 @@ fn run_reports_throughput_latency_and_server_costs() {
         assert!(rss > 0, "{json}");
         assert_eq!(json_field(json, "errors"), "0", "{json}");
         assert!(stdout.contains("| ringrpc |"), "{stdout}");
+        if extra.contains(&"--raw-client") {
+            assert!(json.contains("/raw-client\""), "{json}");
+        }
     }
 }
 
@@ -73,6 +87,10 @@ fn impossible_combinations_are_refused_with_a_reason() {
         stderr.contains("TTHeader carries binary payloads only"),
         "{stderr}"
     );
+    let out = rpc_bench(&["run", "--raw-client", "--framing", "ttheader"]);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("--raw-client"), "{stderr}");
 }
 
 #[test]

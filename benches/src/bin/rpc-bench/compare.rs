@@ -330,6 +330,7 @@ pub(crate) fn run_cell(bench: &Bench, cell: &Cell) -> BenchResult<Row> {
             duration: bench.duration,
             warmup: bench.warmup,
             client_cores: bench.client_cores.clone(),
+            raw_client: false,
         };
         let kind = if contender == Contender::RawEcho {
             Kind::Raw

@@ -196,6 +196,12 @@ struct LoadArgs {
     /// Cores to pin client threads to (one thread per core).
     #[arg(long, value_delimiter = ',', default_value = "1")]
     client_cores: Vec<usize>,
+    /// Load the ringrpc server with the floor's raw client instead of ringrpc's: it sends
+    /// pre-encoded framed Binary `echo` calls and matches replies by order without decoding
+    /// them, so the server's cost is measured under the same light client as the floor's
+    /// (framed Binary over TCP only).
+    #[arg(long)]
+    raw_client: bool,
 }
 
 #[derive(Args, Clone)]
@@ -335,8 +341,18 @@ fn load_spec(
                 .into(),
         );
     }
+    if load.raw_client
+        && (kind != Kind::Ringrpc || framing != Framing::Framed || protocol != ProtocolId::Binary)
+    {
+        return Err(
+            "--raw-client loads the ringrpc server with framed Binary calls: use it with \
+             --kind ringrpc --framing framed --protocol binary"
+                .into(),
+        );
+    }
     Ok(LoadSpec {
         wire: match kind {
+            Kind::Ringrpc if load.raw_client => Wire::RawThrift,
             Kind::Ringrpc => Wire::Ringrpc,
             Kind::Raw => Wire::Raw,
         },
@@ -422,7 +438,8 @@ fn setup_name(common: &Common, transport: &str, load: &LoadArgs) -> String {
     };
     let runtime = common.runtime.name();
     let framing = load.framing.name();
-    format!("{runtime}/{transport}/{protocol}/{framing}")
+    let client = if load.raw_client { "/raw-client" } else { "" };
+    format!("{runtime}/{transport}/{protocol}/{framing}{client}")
 }
 
 fn print_row(row: &Row) {
