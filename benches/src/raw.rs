@@ -14,6 +14,9 @@ use monoio::buf::IoBufMut;
 use monoio::io::{AsyncReadRent, AsyncWriteRentExt};
 use monoio::net::{TcpListener, TcpStream};
 use ringrpc::rt::{Driver, WorkerConfig, spawn, spawn_workers};
+use ringrpc_codec::{Binary, BytesStr, MessageHeader, MessageType, frame};
+
+use crate::service::bench::{Echo, bench_service::EchoArgs};
 use socket2::{Domain, Socket, Type};
 
 /// Binds `workers` listeners on one port of `addr` and echoes frames on pinned workers until
@@ -108,22 +111,25 @@ pub fn echo_frame(payload: usize) -> BytesMut {
 /// A framed Binary call of the benchmark service's `echo` with a `payload`-byte message, as
 /// ringrpc's client would send it.
 pub fn thrift_echo_frame(payload: usize) -> BytesMut {
-    use crate::service::bench::{Echo, bench_service::EchoArgs};
-    use ringrpc_codec::{Binary, BytesStr, MessageHeader, MessageType, frame};
     let args = EchoArgs {
         req: Echo {
             action: BytesStr::from_static("echo"),
             msg: BytesStr::from("x".repeat(payload)),
         },
     };
+    echo_message(MessageType::Call, &args)
+}
+
+/// A framed Binary `echo` message of `kind` carrying `body`.
+fn echo_message(kind: MessageType, body: &EchoArgs) -> BytesMut {
     let message = MessageHeader {
         name: BytesStr::from_static("echo"),
-        kind: MessageType::Call,
+        kind,
         seq_id: 1,
     };
     let mut out = BytesMut::new();
-    frame::encode_frame::<Binary, _, _>(frame::Framing::Framed, None, &message, &args, &mut out)
-        .expect("an echo call encodes");
+    frame::encode_frame::<Binary, _, _>(frame::Framing::Framed, None, &message, body, &mut out)
+        .expect("an echo message encodes");
     out
 }
 
@@ -225,26 +231,7 @@ mod tests {
 
     #[test]
     fn only_a_reply_passes_the_first_answer_check() {
-        use crate::service::bench::bench_service::EchoArgs;
-        use ringrpc_codec::{Binary, BytesStr, MessageHeader, MessageType, frame};
-        let answer = |kind| {
-            let message = MessageHeader {
-                name: BytesStr::from_static("echo"),
-                kind,
-                seq_id: 1,
-            };
-            let mut out = BytesMut::new();
-            let body = EchoArgs::default();
-            frame::encode_frame::<Binary, _, _>(
-                frame::Framing::Framed,
-                None,
-                &message,
-                &body,
-                &mut out,
-            )
-            .unwrap();
-            out
-        };
+        let answer = |kind| echo_message(kind, &EchoArgs::default());
         assert!(is_thrift_reply(&answer(MessageType::Reply)));
         assert!(!is_thrift_reply(&answer(MessageType::Exception)));
         assert!(!is_thrift_reply(&thrift_echo_frame(8)));

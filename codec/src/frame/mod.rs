@@ -455,21 +455,28 @@ impl FrameDecoder {
                 None => return Ok(None),
             },
         };
-        match frame_len(dialect, buf.received(), self.limits)? {
+        let received = buf.received();
+        let whole = match dialect.framing {
+            Framing::Unframed => frame_len(dialect, received, self.limits)?,
+            // The declared length is read once: it either delimits the frame or tells the
+            // source how much room the rest of it needs.
+            _ => match declared_len(received, self.limits)? {
+                Some(total) if received.len() >= total => Some(total),
+                Some(total) => {
+                    buf.expect(total);
+                    None
+                }
+                None => None,
+            },
+        };
+        match whole {
             Some(len) => {
                 let frame = decode_frame(dialect, buf.take_front(len), self.limits)?;
                 // A THeader frame names its own payload protocol.
                 self.dialect = Some(frame.dialect);
                 Ok(Some(frame))
             }
-            None => {
-                if dialect.framing != Framing::Unframed {
-                    if let Some(total) = declared_len(buf.received(), self.limits)? {
-                        buf.expect(total);
-                    }
-                }
-                Ok(None)
-            }
+            None => Ok(None),
         }
     }
 }
