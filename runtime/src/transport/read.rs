@@ -374,6 +374,16 @@ mod tests {
         }
     }
 
+    /// Runs `test` on a connected pair of streams (the one written to first, the one read
+    /// from second) and a fresh read buffer.
+    fn on_a_connection(test: impl AsyncFnOnce(TcpStream, TcpStream, ReadBuffer)) {
+        crate::rt::block_on(crate::rt::Driver::Auto, async {
+            let (client, server) = pair().await;
+            test(client, server, ReadBuffer::default()).await;
+        })
+        .unwrap();
+    }
+
     /// The slot the buffer reads into.
     fn slot(reading: &ReadBuffer) -> &SlotLease {
         match &reading.storage {
@@ -389,9 +399,7 @@ mod tests {
 
     #[test]
     fn the_buffer_starts_small_and_grows_while_reads_fill_it() {
-        crate::rt::block_on(crate::rt::Driver::Auto, async {
-            let (mut client, mut server) = pair().await;
-            let mut reading = ReadBuffer::default();
+        on_a_connection(async |mut client, mut server, mut reading| {
             let sent: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
             send(&mut client, sent.clone()).await;
             let mut largest_read = 0;
@@ -403,15 +411,12 @@ mod tests {
             assert!(reading.received() == &sent[..], "every byte kept, in order");
             assert!(largest_read > ReadBuffer::FIRST_CHUNK, "{largest_read}");
             assert!(!reading.is_pooled(), "300 kB is more than the largest slot");
-        })
-        .unwrap();
+        });
     }
 
     #[test]
     fn frames_are_views_into_one_reused_slot_while_they_are_dropped_in_time() {
-        crate::rt::block_on(crate::rt::Driver::Auto, async {
-            let (mut client, mut server) = pair().await;
-            let mut reading = ReadBuffer::default();
+        on_a_connection(async |mut client, mut server, mut reading| {
             let mut first_slot = None;
             for i in 0..2_000u32 {
                 let frame = format!("frame {i:>6} of ping-pong;").into_bytes();
@@ -432,15 +437,12 @@ mod tests {
                     "the same slot, reused"
                 );
             }
-        })
-        .unwrap();
+        });
     }
 
     #[test]
     fn views_kept_alive_move_the_buffer_to_a_fresh_slot_and_keep_their_bytes() {
-        crate::rt::block_on(crate::rt::Driver::Auto, async {
-            let (mut client, mut server) = pair().await;
-            let mut reading = ReadBuffer::default();
+        on_a_connection(async |mut client, mut server, mut reading| {
             let mut kept = Vec::new();
             let mut slots = std::collections::BTreeSet::new();
             for i in 0..600u32 {
@@ -458,15 +460,12 @@ mod tests {
             for (view, frame) in &kept {
                 assert_eq!(view, frame);
             }
-        })
-        .unwrap();
+        });
     }
 
     #[test]
     fn a_frame_split_across_slots_arrives_whole() {
-        crate::rt::block_on(crate::rt::Driver::Auto, async {
-            let (mut client, mut server) = pair().await;
-            let mut reading = ReadBuffer::default();
+        on_a_connection(async |mut client, mut server, mut reading| {
             // A view keeps the first slot, so the 10 kB frame's front must move.
             send(&mut client, vec![1u8; 4000]).await;
             read_at_least(&mut reading, &mut server, 4000).await;
@@ -479,15 +478,12 @@ mod tests {
             assert_eq!(whole, big);
             assert!(whole.is_pooled());
             assert!(front.iter().all(|&b| b == 1));
-        })
-        .unwrap();
+        });
     }
 
     #[test]
     fn a_frame_whose_length_is_known_moves_once_to_a_slot_that_holds_it() {
-        crate::rt::block_on(crate::rt::Driver::Auto, async {
-            let (mut client, mut server) = pair().await;
-            let mut reading = ReadBuffer::default();
+        on_a_connection(async |mut client, mut server, mut reading| {
             let frame: Vec<u8> = (0..100_000u32).map(|i| (i % 251) as u8).collect();
             send(&mut client, frame.clone()).await;
             read_at_least(&mut reading, &mut server, 4).await;
@@ -505,15 +501,12 @@ mod tests {
             assert_eq!(whole, frame);
             assert!(whole.is_pooled());
             assert_eq!(reading.expected, 0);
-        })
-        .unwrap();
+        });
     }
 
     #[test]
     fn a_frame_larger_than_any_slot_goes_to_the_heap_which_grows_as_it_arrives() {
-        crate::rt::block_on(crate::rt::Driver::Auto, async {
-            let (mut client, mut server) = pair().await;
-            let mut reading = ReadBuffer::default();
+        on_a_connection(async |mut client, mut server, mut reading| {
             send(&mut client, vec![5u8; 64]).await;
             read_at_least(&mut reading, &mut server, 64).await;
             // A peer announces 64 MiB and sends 64 bytes: no 64 MiB buffer for it.
@@ -526,15 +519,12 @@ mod tests {
             }
             assert_eq!(&reading.received()[..64], &[5u8; 64][..]);
             assert_eq!(&reading.received()[64..], &[6u8; 64][..]);
-        })
-        .unwrap();
+        });
     }
 
     #[test]
     fn after_a_burst_a_quiet_connection_goes_back_to_a_small_slot() {
-        crate::rt::block_on(crate::rt::Driver::Auto, async {
-            let (mut client, mut server) = pair().await;
-            let mut reading = ReadBuffer::default();
+        on_a_connection(async |mut client, mut server, mut reading| {
             // A burst: 1 MiB, taken as it arrives.
             send(&mut client, vec![9u8; 1 << 20]).await;
             let mut taken = 0;
@@ -560,15 +550,12 @@ mod tests {
                 _ => panic!("back in a slot"),
             };
             assert!(size <= 4 * ReadBuffer::FIRST_CHUNK, "{size}");
-        })
-        .unwrap();
+        });
     }
 
     #[test]
     fn a_cancelled_read_never_lends_the_same_tail_twice() {
-        crate::rt::block_on(crate::rt::Driver::Auto, async {
-            let (mut client, mut server) = pair().await;
-            let mut reading = ReadBuffer::default();
+        on_a_connection(async |mut client, mut server, mut reading| {
             send(&mut client, b"held".to_vec()).await;
             read_at_least(&mut reading, &mut server, 4).await;
             let before = slot_address(&reading);
@@ -588,7 +575,6 @@ mod tests {
             .await;
             assert_ne!(slot_address(&reading), before);
             assert!(reading.received().starts_with(b"held"));
-        })
-        .unwrap();
+        });
     }
 }
