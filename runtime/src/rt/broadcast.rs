@@ -2,8 +2,11 @@
 //! worker telling its connections to drain), built on [`Signal`].
 
 use std::cell::Cell;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
 
-use super::signal::Signal;
+use super::signal::{Notified, Signal};
 
 /// Fired once; every waiter, present and future, sees it.
 #[derive(Debug, Default)]
@@ -30,13 +33,40 @@ impl Broadcast {
             self.signal.notified().await;
         }
     }
+
+    /// Like [`wait`](Self::wait), but may be polled again after it completed (it stays
+    /// complete): one waiter kept for a whole connection registers once, not on every
+    /// wait of the connection.
+    pub(crate) fn until_fired(&self) -> Fired<'_> {
+        Fired {
+            broadcast: self,
+            notified: self.signal.notified(),
+        }
+    }
+}
+
+/// The future of [`Broadcast::until_fired`].
+#[derive(Debug)]
+pub(crate) struct Fired<'a> {
+    broadcast: &'a Broadcast,
+    notified: Notified<'a>,
+}
+
+impl Future for Fired<'_> {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        if self.broadcast.fired() {
+            return Poll::Ready(());
+        }
+        Pin::new(&mut self.notified).poll(cx)
+    }
 }
 
 #[cfg(test)]
 mod tests {
-    use std::future::Future;
     use std::pin::pin;
-    use std::task::{Context, Waker};
+    use std::task::Waker;
 
     use super::*;
 
@@ -53,5 +83,19 @@ mod tests {
         assert!(b.as_mut().poll(&mut cx).is_ready());
         assert!(pin!(signal.wait()).poll(&mut cx).is_ready());
         assert!(signal.fired());
+    }
+
+    #[test]
+    fn a_kept_waiter_completes_once_fired_and_stays_complete() {
+        let signal = Broadcast::default();
+        let mut cx = Context::from_waker(Waker::noop());
+        let mut kept = pin!(signal.until_fired());
+        assert!(kept.as_mut().poll(&mut cx).is_pending());
+        assert!(kept.as_mut().poll(&mut cx).is_pending());
+        signal.fire();
+        assert!(kept.as_mut().poll(&mut cx).is_ready());
+        assert!(kept.as_mut().poll(&mut cx).is_ready());
+        // Made after the signal fired: complete at once.
+        assert!(pin!(signal.until_fired()).poll(&mut cx).is_ready());
     }
 }

@@ -30,6 +30,12 @@ impl LocalNotify {
         }
     }
 
+    /// Marks the notification without waking the waiter: for a waiter its task is about to
+    /// poll anyway.
+    pub(crate) fn mark(&self) {
+        self.marked.set(true);
+    }
+
     /// Waits until [`notify`](Self::notify) was called, then clears the mark.
     pub(crate) async fn notified(&self) {
         poll_fn(|cx| {

@@ -3,12 +3,17 @@
 //! the caller's dialect. TTHeader callers match replies by sequence id, so their replies
 //! go out as they complete; other dialects get them in call order. A reply that is next in
 //! order is encoded straight into the connection's outbox; only replies that overtake an
-//! earlier call are parked.
+//! earlier call are parked. The connection's task also runs its writer, so a reply that a
+//! call answered inline goes out without waking another task; after a lone call (the
+//! ping-pong pattern) the next read waits until the reply is written.
 
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
+use std::future::{Future, poll_fn};
 use std::marker::PhantomData;
+use std::pin::{Pin, pin};
 use std::rc::Rc;
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
@@ -120,10 +125,10 @@ pub(crate) async fn serve_connection<S, D>(
         finished: LocalNotify::default(),
         unreadable: Cell::new(false),
     });
-    let writer = {
-        let shared = shared.clone();
-        monoio::spawn(async move { write_loop(writer, &shared.outbox).await })
-    };
+    let write = pin!(write_loop(writer, &shared.outbox));
+    let mut writer = OwnWriter::new(write);
+    // Kept for the connection's life: registered once, not at every read.
+    let mut draining = pin!(drain.until_fired());
     let mut decoder = FrameDecoder::new(limits.decode);
     let mut reading = ReadBuffer::default();
     let mut next_index = 0u64;
@@ -133,6 +138,10 @@ pub(crate) async fn serve_connection<S, D>(
     let mut peer_closed = false;
     let mut calls = InlineFirst::default();
     'read: loop {
+        // Calls answered inline queue their replies for the writer, which this task polls
+        // before it waits again: no wake-up needed.
+        shared.outbox.defer_wake(true);
+        let mut calls_read = 0usize;
         loop {
             match decoder.decode(&mut reading) {
                 Ok(Some(frame)) => {
@@ -148,6 +157,7 @@ pub(crate) async fn serve_connection<S, D>(
                     }
                     let index = next_index;
                     next_index += 1;
+                    calls_read += 1;
                     if shared.ordered.get() {
                         shared.parked.borrow_mut().push_back(Slot::Running);
                     }
@@ -169,19 +179,38 @@ pub(crate) async fn serve_connection<S, D>(
                 }
             }
         }
+        shared.outbox.defer_wake(false);
         while shared.in_flight.get() >= limits.max_in_flight {
-            shared.finished.notified().await;
+            writer.alongside(shared.finished.notified()).await;
         }
         // A peer that does not read its replies is not read either: the replies waiting
-        // for it stay bounded (by this backlog and one more read's worth of calls).
-        while shared.outbox.pending() > REPLY_BACKLOG_LIMIT
-            && !shared.outbox.failed()
-            && !drain.fired()
-        {
-            monoio::select! {
-                _ = shared.outbox.written_some() => {}
-                _ = drain.wait() => {}
-            }
+        // for it stay bounded (by this backlog and one more read's worth of calls). The
+        // writer runs on this task, so each write it completes wakes this wait.
+        writer
+            .until(|cx| {
+                let outbox = &shared.outbox;
+                if outbox.pending() <= REPLY_BACKLOG_LIMIT || outbox.failed() {
+                    Poll::Ready(())
+                } else {
+                    draining.as_mut().poll(cx)
+                }
+            })
+            .await;
+        // One call read and answered: the peer is likely to wait for the reply before it
+        // sends its next call (ping-pong), so read again once the reply is written. The
+        // read then finds that call already there, where a read posted at once would find
+        // the socket empty and make the kernel arm a poll for it, to be woken through it
+        // later. Peers that pipeline (several calls a read) are read on at once.
+        if calls_read == 1 && shared.in_flight.get() == 0 {
+            writer
+                .until(|cx| {
+                    if shared.outbox.pending() == 0 || shared.outbox.failed() {
+                        Poll::Ready(())
+                    } else {
+                        draining.as_mut().poll(cx)
+                    }
+                })
+                .await;
         }
         if shared.outbox.failed() || shared.unreadable.get() || drain.fired() {
             break;
@@ -199,21 +228,30 @@ pub(crate) async fn serve_connection<S, D>(
                 None
             }
         };
-        let stalled = async {
-            match frame_deadline {
-                Some(deadline) => monoio::time::sleep_until(deadline.into()).await,
-                None => std::future::pending().await,
-            }
-        };
         // Bytes a cancelled read may have taken are calls that never started: the
         // connection closes and their callers see it.
-        let read = monoio::select! {
-            read = reading.read_from(&mut reader) => Some(read),
-            _ = drain.wait() => None,
-            _ = stalled => {
-                tracing::debug!("closing a connection that did not finish a frame in time");
-                None
-            }
+        let read = {
+            let mut read = pin!(reading.read_from(&mut reader));
+            let mut stalled = pin!(async {
+                match frame_deadline {
+                    Some(deadline) => monoio::time::sleep_until(deadline.into()).await,
+                    None => std::future::pending().await,
+                }
+            });
+            writer
+                .until(|cx| {
+                    if let Poll::Ready(read) = read.as_mut().poll(cx) {
+                        Poll::Ready(Some(read))
+                    } else if draining.as_mut().poll(cx).is_ready() {
+                        Poll::Ready(None)
+                    } else if stalled.as_mut().poll(cx).is_ready() {
+                        tracing::debug!("closing a connection that did not finish a frame in time");
+                        Poll::Ready(None)
+                    } else {
+                        Poll::Pending
+                    }
+                })
+                .await
         };
         let Some(read) = read else {
             break;
@@ -231,17 +269,61 @@ pub(crate) async fn serve_connection<S, D>(
             }
         }
     }
+    shared.outbox.defer_wake(false);
     // Answer what was read before closing (unless the shutdown deadline passes).
     while shared.in_flight.get() > 0 && !abort.fired() {
-        monoio::select! {
-            _ = shared.finished.notified() => {}
-            _ = abort.wait() => {}
-        }
+        writer
+            .alongside(async {
+                monoio::select! {
+                    _ = shared.finished.notified() => {}
+                    _ = abort.wait() => {}
+                }
+            })
+            .await;
     }
     shared.outbox.close();
-    writer.await;
+    writer.finish().await;
     if !peer_closed && !shared.outbox.failed() && !abort.fired() {
         linger(&mut reader, &mut reading).await;
+    }
+}
+
+/// The connection's [`write_loop`], run by the connection's own task rather than a task of
+/// its own: every wait of the connection also drives it, so a reply that a call queued
+/// inline goes out in the same poll — one task poll per write saved.
+struct OwnWriter<'a, W> {
+    write: Pin<&'a mut W>,
+    done: bool,
+}
+
+impl<'a, W: Future<Output = ()>> OwnWriter<'a, W> {
+    fn new(write: Pin<&'a mut W>) -> Self {
+        OwnWriter { write, done: false }
+    }
+
+    /// Waits until `ready` gives a value, driving the writer first on every poll (so the
+    /// replies queued before are on their way before anything else is waited for).
+    async fn until<T>(&mut self, mut ready: impl FnMut(&mut Context<'_>) -> Poll<T>) -> T {
+        poll_fn(|cx| {
+            if !self.done && self.write.as_mut().poll(cx).is_ready() {
+                self.done = true;
+            }
+            ready(cx)
+        })
+        .await
+    }
+
+    /// Waits for `wait`, driving the writer meanwhile.
+    async fn alongside<F: Future>(&mut self, wait: F) -> F::Output {
+        let mut wait = pin!(wait);
+        self.until(|cx| wait.as_mut().poll(cx)).await
+    }
+
+    /// Runs the writer to its end (it ends once the outbox is closed and flushed).
+    async fn finish(mut self) {
+        if !self.done {
+            self.write.as_mut().await;
+        }
     }
 }
 

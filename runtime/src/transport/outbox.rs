@@ -1,5 +1,6 @@
-//! [`Outbox`]: the bytes a connection has queued for its peer, and [`write_loop`], the task
-//! that sends them. Everything queued while a write is in flight goes out in the next
+//! [`Outbox`]: the bytes a connection has queued for its peer, and [`write_loop`], the future
+//! that sends them (a task of its own on client connections; on server connections, run by
+//! the connection's task). Everything queued while a write is in flight goes out in the next
 //! single write (pipelined replies or calls are coalesced); the two buffers swap, so the
 //! steady state allocates nothing.
 //!
@@ -34,12 +35,13 @@ pub(crate) struct Outbox {
     cells: Arc<ConnectionCells>,
     /// Bytes of the write in flight.
     writing: Cell<usize>,
-    /// Notified after each write completes.
-    drained: LocalNotify,
     /// The connection's socket while [`write_loop`] runs (and so holds it open).
     socket: Cell<Option<RawFd>>,
     /// Frames queued since the writer last took the queue or `push` last tried to send it.
     burst: Cell<u32>,
+    /// The task that runs [`write_loop`] is running now and polls it before it waits:
+    /// `push` need not wake it (see [`Outbox::defer_wake`]).
+    wake_deferred: Cell<bool>,
 }
 
 /// Frames queued, with no write in flight, at which [`Outbox::push`] sends them itself.
@@ -92,10 +94,17 @@ impl Outbox {
             failed: Cell::new(false),
             cells,
             writing: Cell::new(0),
-            drained: LocalNotify::default(),
             socket: Cell::new(None),
             burst: Cell::new(0),
+            wake_deferred: Cell::new(false),
         }
+    }
+
+    /// While `deferred`, `push` marks the writer's notification without waking its task:
+    /// for the task that runs [`write_loop`] itself, from its own code, which polls the
+    /// writer before it next waits. A wake-up would only poll that task once more.
+    pub(crate) fn defer_wake(&self, deferred: bool) {
+        self.wake_deferred.set(deferred);
     }
 
     /// The connection's figures.
@@ -116,14 +125,17 @@ impl Outbox {
             if let Some(Ok(sent)) = self.send_now(&queued) {
                 queued.advance(sent);
                 self.cells.bytes_sent.add(sent as u64);
-                self.drained.notify();
                 if queued.is_empty() {
                     return out;
                 }
             }
         }
         drop(queued);
-        self.wake.notify();
+        if self.wake_deferred.get() {
+            self.wake.mark();
+        } else {
+            self.wake.notify();
+        }
         out
     }
 
@@ -148,12 +160,6 @@ impl Outbox {
     /// Bytes queued or being written: what the peer has yet to take.
     pub(crate) fn pending(&self) -> usize {
         self.queued.borrow().len() + self.writing.get()
-    }
-
-    /// Waits until the next write completes (or a write already completed since the last
-    /// wait).
-    pub(crate) async fn written_some(&self) {
-        self.drained.notified().await
     }
 
     /// Whether a write failed (the peer is gone).
@@ -189,7 +195,6 @@ pub(crate) async fn write_loop<S: AsyncWriteRent>(writer: Writer<S>, outbox: &Ou
                 outbox.writing.set(chunk.len());
                 let (result, chunk) = writer.write_all(chunk).await;
                 outbox.writing.set(0);
-                outbox.drained.notify();
                 if let Err(e) = result {
                     tracing::debug!("write failed, closing the connection: {e}");
                     outbox.failed.set(true);
