@@ -114,8 +114,9 @@ fn compare_interleaves_servers_and_modes_and_prints_medians() {
         String::from_utf8_lossy(&out.stderr)
     );
     let runs: Vec<&str> = stdout.lines().filter(|l| l.starts_with('{')).collect();
-    // ringrpc and the raw floor, ping-pong and multiplexed, two payloads.
-    assert_eq!(runs.len(), 8, "{stdout}");
+    // ringrpc and the raw floor, ping-pong and multiplexed, two payloads; and ringrpc under
+    // the floor's raw client in ping-pong.
+    assert_eq!(runs.len(), 10, "{stdout}");
     for server in ["ringrpc", "raw-echo"] {
         for mode in ["pingpong", "mux"] {
             for payload in ["64", "4096"] {
@@ -125,6 +126,7 @@ fn compare_interleaves_servers_and_modes_and_prints_medians() {
                         json_field(r, "server") == format!("\"{server}\"")
                             && json_field(r, "mode") == format!("\"{mode}\"")
                             && json_field(r, "payload") == payload
+                            && !json_field(r, "setup").contains("raw-client")
                     })
                     .unwrap_or_else(|| panic!("no {server} {mode} {payload} run: {stdout}"));
                 assert_eq!(json_field(run, "errors"), "0", "{run}");
@@ -133,7 +135,27 @@ fn compare_interleaves_servers_and_modes_and_prints_medians() {
             }
         }
     }
+    for payload in ["64", "4096"] {
+        let under_raw_client = runs
+            .iter()
+            .find(|r| {
+                json_field(r, "server") == "\"ringrpc\""
+                    && json_field(r, "mode") == "\"pingpong\""
+                    && json_field(r, "payload") == payload
+                    && json_field(r, "setup").ends_with("/raw-client\"")
+            })
+            .unwrap_or_else(|| panic!("no ringrpc run under the raw client: {stdout}"));
+        assert_eq!(json_field(under_raw_client, "errors"), "0");
+    }
     assert!(stdout.contains("× raw"), "a medians table: {stdout}");
+    assert!(
+        stdout.contains("| ringrpc (raw client) | pingpong |"),
+        "a row for ringrpc under the raw client: {stdout}"
+    );
+    assert!(
+        stdout.contains("ping-pong CPU/req ÷ raw floor, all under the raw client"),
+        "the one-generator target: {stdout}"
+    );
 }
 
 #[test]

@@ -4,8 +4,11 @@
 //!
 //! Contenders: ringrpc and the raw length-prefixed echo floor (this binary), volo-thrift and
 //! tonic (the `peer-echo` binary of the non-default `benches/peers` crate, when built).
-//! ringrpc's load generator drives every server whose wire it speaks; tonic brings its own
-//! client. Servers are pinned to `--server-cores`, load to `--client-cores`. One run is a
+//! ringrpc's load generator drives every server whose wire it speaks, the floor runs under
+//! its own raw client, and tonic brings its own client. In ping-pong, ringrpc and
+//! volo-thrift also run under the floor's raw client (pre-encoded framed Binary calls), so
+//! the three servers are also compared under one load generator: ringrpc's client is heavier
+//! than the raw one, and on this 2-vCPU VM a heavier client slows the server's core too. Servers are pinned to `--server-cores`, load to `--client-cores`. One run is a
 //! [`Cell`] ([`run_cell`]), which `rpc-bench matrix` varies along more axes.
 
 use std::path::PathBuf;
@@ -15,8 +18,9 @@ use clap::{Args, ValueEnum};
 use ringrpc_bench::report::{Row, median};
 
 use super::{
-    BenchResult, Common, FramingArg, Kind, LoadArgs, Protocol, Runtime, Transport, listen_address,
-    load_spec, measure, ours_server_args, remove_socket, setup_name, start_server, stop_server,
+    BenchResult, Common, FramingArg, Kind, LoadArgs, Protocol, RAW_CLIENT_SUFFIX, Runtime,
+    Transport, listen_address, load_spec, measure, ours_server_args, remove_socket, setup_name,
+    start_server, stop_server,
 };
 
 /// Where servers and load run, and the peers' binary: shared by `compare` and `matrix`.
@@ -61,6 +65,9 @@ pub(crate) struct CompareArgs {
     /// Leave volo-thrift and tonic out even if their binary is built.
     #[arg(long)]
     no_peers: bool,
+    /// Skip the ping-pong runs of ringrpc and volo-thrift under the floor's raw client.
+    #[arg(long)]
+    no_raw_client: bool,
 }
 
 /// Ping-pong (one call in flight per connection) or multiplexed (one connection).
@@ -121,6 +128,9 @@ pub(crate) struct Cell {
     pub(crate) mode: Mode,
     pub(crate) payload: usize,
     pub(crate) concurrency: usize,
+    /// Loaded by the floor's raw client (pre-encoded framed Binary calls) instead of
+    /// ringrpc's: every ping-pong server then runs under one light load generator.
+    pub(crate) raw_client: bool,
 }
 
 impl Cell {
@@ -128,6 +138,13 @@ impl Cell {
     /// floor has no framing of its own (it is listed as framed), volo-thrift needs its
     /// native framing.
     pub(crate) fn fits(&self) -> bool {
+        if self.raw_client
+            && (!matches!(self.contender, Contender::Ringrpc | Contender::Volo)
+                || self.transport != Transport::Tcp
+                || self.framing != FramingArg::Framed)
+        {
+            return false;
+        }
         match self.contender {
             Contender::Ringrpc => true,
             Contender::RawEcho | Contender::Tonic => {
@@ -137,6 +154,15 @@ impl Cell {
                 self.transport == Transport::Tcp
                     && self.framing == self.contender.native_framing(self.mode)
             }
+        }
+    }
+
+    /// The server's name in tables: with "(raw client)" when the raw client loads it.
+    pub(crate) fn label(&self) -> String {
+        if self.raw_client {
+            format!("{} (raw client)", self.contender.name())
+        } else {
+            self.contender.name().to_string()
         }
     }
 
@@ -185,16 +211,7 @@ pub(crate) fn compare(a: CompareArgs) -> BenchResult<()> {
     for round in 0..rounds {
         for &mode in &modes {
             for &payload in &a.payloads {
-                for &contender in &contenders {
-                    let cell = Cell {
-                        contender,
-                        runtime: a.common.runtime,
-                        transport: Transport::Tcp,
-                        framing: contender.native_framing(mode),
-                        mode,
-                        payload,
-                        concurrency: a.concurrency,
-                    };
+                for cell in cells(&contenders, &a, mode, payload) {
                     let row = run_cell(&bench, &cell)?;
                     eprintln!("round {}: {}", round + 1, row.markdown());
                     println!("{}", row.json());
@@ -217,15 +234,16 @@ pub(crate) fn compare(a: CompareArgs) -> BenchResult<()> {
     println!("|---|---|---|---|---|---|---|---|---|---|---|");
     for &mode in &modes {
         for &payload in &a.payloads {
-            let floor = medians.cpu(Contender::RawEcho, mode, payload);
-            for &contender in &contenders {
-                let runs = medians.runs(contender, mode, payload);
+            let floor = medians.cpu(Contender::RawEcho.by(false), mode, payload);
+            for cell in cells(&contenders, &a, mode, payload) {
+                let server = (cell.contender, cell.raw_client);
+                let runs = medians.runs(server, mode, payload);
                 let Some(first) = runs.first() else { continue };
                 let m = |f: &dyn Fn(&Row) -> f64| median(runs.iter().map(|r| f(r)).collect());
-                let cpu = medians.cpu(contender, mode, payload);
+                let cpu = medians.cpu(server, mode, payload);
                 println!(
                     "| {} | {} | {payload} | {} | {:.0} | {:.0} | {:.0} | {:.0} | {cpu:.2} | {:.2} | {:.0} |",
-                    contender.name(),
+                    cell.label(),
                     mode.name(),
                     first.setup,
                     m(&|r| r.qps),
@@ -241,6 +259,34 @@ pub(crate) fn compare(a: CompareArgs) -> BenchResult<()> {
     println!();
     print_targets(&medians, &a.payloads, contenders.contains(&Contender::Volo));
     Ok(())
+}
+
+/// The runs of one round at `mode` and `payload`: every contender under its usual load
+/// generator, and in ping-pong also ringrpc and volo-thrift under the floor's raw client
+/// (unless `--no-raw-client`), so the three servers can be compared under one generator.
+fn cells(contenders: &[Contender], a: &CompareArgs, mode: Mode, payload: usize) -> Vec<Cell> {
+    let mut cells = Vec::new();
+    for raw_client in [false, true] {
+        if raw_client && (a.no_raw_client || mode != Mode::PingPong) {
+            continue;
+        }
+        for &contender in contenders {
+            let cell = Cell {
+                contender,
+                runtime: a.common.runtime,
+                transport: Transport::Tcp,
+                framing: contender.native_framing(mode),
+                mode,
+                payload,
+                concurrency: a.concurrency,
+                raw_client,
+            };
+            if cell.fits() {
+                cells.push(cell);
+            }
+        }
+    }
+    cells
 }
 
 /// The peers' binary: `explicit` (`--peer-bin`), else the default build location if it
@@ -330,7 +376,7 @@ pub(crate) fn run_cell(bench: &Bench, cell: &Cell) -> BenchResult<Row> {
             duration: bench.duration,
             warmup: bench.warmup,
             client_cores: bench.client_cores.clone(),
-            raw_client: false,
+            raw_client: cell.raw_client,
         };
         let kind = if contender == Contender::RawEcho {
             Kind::Raw
@@ -402,27 +448,40 @@ struct Medians<'a> {
     rows: &'a [Row],
 }
 
+/// A server and whether the raw client loaded it.
+type Loaded = (Contender, bool);
+
+impl Contender {
+    /// This server, loaded by the raw client (`true`) or by its usual load generator.
+    fn by(self, raw_client: bool) -> Loaded {
+        (self, raw_client)
+    }
+}
+
 impl Medians<'_> {
-    fn runs(&self, contender: Contender, mode: Mode, payload: usize) -> Vec<&Row> {
+    fn runs(&self, (contender, raw_client): Loaded, mode: Mode, payload: usize) -> Vec<&Row> {
         self.rows
             .iter()
             .filter(|r| {
-                r.server == contender.name() && r.mode == mode.name() && r.payload == payload
+                r.server == contender.name()
+                    && r.setup.ends_with(RAW_CLIENT_SUFFIX) == raw_client
+                    && r.mode == mode.name()
+                    && r.payload == payload
             })
             .collect()
     }
 
-    fn of(&self, contender: Contender, mode: Mode, payload: usize, f: fn(&Row) -> f64) -> f64 {
+    fn of(&self, server: Loaded, mode: Mode, payload: usize, f: fn(&Row) -> f64) -> f64 {
         median(
-            self.runs(contender, mode, payload)
+            self.runs(server, mode, payload)
                 .into_iter()
                 .map(f)
                 .collect(),
         )
     }
 
-    fn cpu(&self, contender: Contender, mode: Mode, payload: usize) -> f64 {
-        self.of(contender, mode, payload, |r| {
+    fn cpu(&self, server: Loaded, mode: Mode, payload: usize) -> f64 {
+        self.of(server, mode, payload, |r| {
             r.server_cpu_us_per_req.unwrap_or(f64::NAN)
         })
     }
@@ -444,9 +503,12 @@ fn print_targets(m: &Medians<'_>, payloads: &[usize], with_peers: bool) {
     };
     use Contender::*;
     use Mode::*;
+    let ours = Ringrpc.by(false);
+    let floor = RawEcho.by(false);
+    let volo = Volo.by(false);
     for &p in payloads {
-        let ours_pp = m.cpu(Ringrpc, PingPong, p);
-        let ratio = ours_pp / m.cpu(RawEcho, PingPong, p);
+        let ours_pp = m.cpu(ours, PingPong, p);
+        let ratio = ours_pp / m.cpu(floor, PingPong, p);
         line(
             "ping-pong CPU/req ÷ raw floor",
             p,
@@ -454,12 +516,23 @@ fn print_targets(m: &Medians<'_>, payloads: &[usize], with_peers: bool) {
             "≤ 1.15",
             ratio <= 1.15,
         );
-        let mux = m.cpu(Ringrpc, Mux, p);
+        // The same ratios with every server under one load generator, the raw client
+        // (the floor always runs under it).
+        let one = m.cpu(Ringrpc.by(true), PingPong, p);
+        let ratio = one / m.cpu(floor, PingPong, p);
+        line(
+            "ping-pong CPU/req ÷ raw floor, all under the raw client",
+            p,
+            ratio,
+            "≤ 1.15",
+            ratio <= 1.15,
+        );
+        let mux = m.cpu(ours, Mux, p);
         line("mux CPU/req, µs", p, mux, "≤ 1.5", mux <= 1.5);
         if !with_peers {
             continue;
         }
-        let ratio = ours_pp / m.cpu(Volo, PingPong, p);
+        let ratio = ours_pp / m.cpu(volo, PingPong, p);
         line(
             "ping-pong CPU/req ÷ volo-thrift",
             p,
@@ -467,14 +540,22 @@ fn print_targets(m: &Medians<'_>, payloads: &[usize], with_peers: bool) {
             "≤ 0.65",
             ratio <= 0.65,
         );
+        let ratio = one / m.cpu(Volo.by(true), PingPong, p);
+        line(
+            "ping-pong CPU/req ÷ volo-thrift, both under the raw client",
+            p,
+            ratio,
+            "≤ 0.65",
+            ratio <= 0.65,
+        );
         let p99 = |c| m.of(c, PingPong, p, |r| r.p99_us as f64);
-        let ratio = p99(Ringrpc) / p99(Volo);
+        let ratio = p99(ours) / p99(volo);
         line("ping-pong p99 ÷ volo-thrift", p, ratio, "≤ 1", ratio <= 1.0);
         let qps = |c| m.of(c, Mux, p, |r| r.qps);
-        let ratio = qps(Ringrpc) / qps(Volo);
+        let ratio = qps(ours) / qps(volo);
         line("mux QPS ÷ volo-thrift mux", p, ratio, "≥ 5", ratio >= 5.0);
         for mode in [PingPong, Mux] {
-            let ratio = m.cpu(Tonic, mode, p) / m.cpu(Ringrpc, mode, p);
+            let ratio = m.cpu(Tonic.by(false), mode, p) / m.cpu(ours, mode, p);
             let target = format!("tonic CPU/req ÷ ringrpc, {}", mode.name());
             line(&target, p, ratio, "≥ 2", ratio >= 2.0);
         }

@@ -431,6 +431,9 @@ fn measure(
     })
 }
 
+/// The end of a setup's name when the raw client loads a Thrift server (`--raw-client`).
+pub(crate) const RAW_CLIENT_SUFFIX: &str = "/raw-client";
+
 fn setup_name(common: &Common, transport: &str, load: &LoadArgs) -> String {
     let protocol = match load.protocol {
         Protocol::Binary => "binary",
@@ -438,7 +441,11 @@ fn setup_name(common: &Common, transport: &str, load: &LoadArgs) -> String {
     };
     let runtime = common.runtime.name();
     let framing = load.framing.name();
-    let client = if load.raw_client { "/raw-client" } else { "" };
+    let client = if load.raw_client {
+        RAW_CLIENT_SUFFIX
+    } else {
+        ""
+    };
     format!("{runtime}/{transport}/{protocol}/{framing}{client}")
 }
 

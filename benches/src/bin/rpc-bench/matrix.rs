@@ -307,6 +307,7 @@ fn cells(a: &MatrixArgs, peer_bin: bool) -> Vec<Cell> {
                     mode,
                     payload,
                     concurrency,
+                    raw_client: false,
                 };
                 for &runtime in &a.runtimes {
                     for &transport in &a.transports {
@@ -391,6 +392,7 @@ fn soak_cell(a: &MatrixArgs) -> Cell {
         },
         payload: a.payloads.iter().copied().max().unwrap_or(64),
         concurrency: cdf_concurrency(a),
+        raw_client: false,
     }
 }
 
