@@ -27,17 +27,10 @@ impl Broadcast {
         self.fired.get()
     }
 
-    /// Completes once the signal has fired.
-    pub(crate) async fn wait(&self) {
-        if !self.fired.get() {
-            self.signal.notified().await;
-        }
-    }
-
-    /// Like [`wait`](Self::wait), but may be polled again after it completed (it stays
-    /// complete): one waiter kept for a whole connection registers once, not on every
-    /// wait of the connection.
-    pub(crate) fn until_fired(&self) -> Fired<'_> {
+    /// Completes once the signal has fired, and stays complete: it may be polled again
+    /// after it completed, so one waiter kept for a whole connection registers once, not
+    /// at every wait of the connection.
+    pub(crate) fn wait(&self) -> Fired<'_> {
         Fired {
             broadcast: self,
             notified: self.signal.notified(),
@@ -45,7 +38,7 @@ impl Broadcast {
     }
 }
 
-/// The future of [`Broadcast::until_fired`].
+/// The future of [`Broadcast::wait`].
 #[derive(Debug)]
 pub(crate) struct Fired<'a> {
     broadcast: &'a Broadcast,
@@ -71,31 +64,21 @@ mod tests {
     use super::*;
 
     #[test]
-    fn firing_wakes_every_waiter_present_and_future() {
+    fn firing_wakes_every_waiter_present_and_future_and_they_stay_complete() {
         let signal = Broadcast::default();
         let mut cx = Context::from_waker(Waker::noop());
         let mut a = pin!(signal.wait());
         let mut b = pin!(signal.wait());
         assert!(a.as_mut().poll(&mut cx).is_pending());
+        assert!(a.as_mut().poll(&mut cx).is_pending());
         assert!(b.as_mut().poll(&mut cx).is_pending());
         signal.fire();
         assert!(a.as_mut().poll(&mut cx).is_ready());
         assert!(b.as_mut().poll(&mut cx).is_ready());
+        // Polled again after completing: still complete.
+        assert!(a.as_mut().poll(&mut cx).is_ready());
+        // Made after the signal fired: complete at once.
         assert!(pin!(signal.wait()).poll(&mut cx).is_ready());
         assert!(signal.fired());
-    }
-
-    #[test]
-    fn a_kept_waiter_completes_once_fired_and_stays_complete() {
-        let signal = Broadcast::default();
-        let mut cx = Context::from_waker(Waker::noop());
-        let mut kept = pin!(signal.until_fired());
-        assert!(kept.as_mut().poll(&mut cx).is_pending());
-        assert!(kept.as_mut().poll(&mut cx).is_pending());
-        signal.fire();
-        assert!(kept.as_mut().poll(&mut cx).is_ready());
-        assert!(kept.as_mut().poll(&mut cx).is_ready());
-        // Made after the signal fired: complete at once.
-        assert!(pin!(signal.until_fired()).poll(&mut cx).is_ready());
     }
 }

@@ -22,7 +22,7 @@ pub use monoio::spawn;
 /// Waits on the current worker's timer.
 pub use monoio::time::sleep;
 
-pub(crate) use broadcast::Broadcast;
+pub(crate) use broadcast::{Broadcast, Fired};
 pub(crate) use catch_unwind::{CatchUnwind, panic_message};
 pub(crate) use id_hash::IdHasher;
 pub(crate) use inline::InlineFirst;

@@ -30,7 +30,7 @@ use crate::call::ReplySink;
 use crate::client::dialect_name;
 use crate::metainfo::{self, MetaInfo};
 use crate::metrics::{ConnectionCells, Side};
-use crate::rt::{Broadcast, CatchUnwind, InlineFirst, LocalNotify, panic_message};
+use crate::rt::{Broadcast, CatchUnwind, Fired, InlineFirst, LocalNotify, panic_message};
 use crate::transport::{Outbox, ReadBuffer, Writer, write_loop};
 
 /// Reply bytes a connection may have waiting for its peer before the server stops reading
@@ -128,7 +128,7 @@ pub(crate) async fn serve_connection<S, D>(
     let write = pin!(write_loop(writer, &shared.outbox));
     let mut writer = OwnWriter::new(write);
     // Kept for the connection's life: registered once, not at every read.
-    let mut draining = pin!(drain.until_fired());
+    let mut draining = pin!(drain.wait());
     let mut decoder = FrameDecoder::new(limits.decode);
     let mut reading = ReadBuffer::default();
     let mut next_index = 0u64;
@@ -187,14 +187,7 @@ pub(crate) async fn serve_connection<S, D>(
         // for it stay bounded (by this backlog and one more read's worth of calls). The
         // writer runs on this task, so each write it completes wakes this wait.
         writer
-            .until(|cx| {
-                let outbox = &shared.outbox;
-                if outbox.pending() <= REPLY_BACKLOG_LIMIT || outbox.failed() {
-                    Poll::Ready(())
-                } else {
-                    draining.as_mut().poll(cx)
-                }
-            })
+            .flush_to(&shared.outbox, REPLY_BACKLOG_LIMIT, draining.as_mut())
             .await;
         // One call read and answered: the peer is likely to wait for the reply before it
         // sends its next call (ping-pong), so read again once the reply is written. The
@@ -202,15 +195,7 @@ pub(crate) async fn serve_connection<S, D>(
         // the socket empty and make the kernel arm a poll for it, to be woken through it
         // later. Peers that pipeline (several calls a read) are read on at once.
         if calls_read == 1 && shared.in_flight.get() == 0 {
-            writer
-                .until(|cx| {
-                    if shared.outbox.pending() == 0 || shared.outbox.failed() {
-                        Poll::Ready(())
-                    } else {
-                        draining.as_mut().poll(cx)
-                    }
-                })
-                .await;
+            writer.flush_to(&shared.outbox, 0, draining.as_mut()).await;
         }
         if shared.outbox.failed() || shared.unreadable.get() || drain.fired() {
             break;
@@ -309,6 +294,24 @@ impl<'a, W: Future<Output = ()>> OwnWriter<'a, W> {
                 self.done = true;
             }
             ready(cx)
+        })
+        .await
+    }
+
+    /// Drives the writer until at most `pending` bytes wait for the peer (or the writer
+    /// failed, or `draining` fired): each write it completes wakes this task.
+    async fn flush_to(
+        &mut self,
+        outbox: &Outbox,
+        pending: usize,
+        mut draining: Pin<&mut Fired<'_>>,
+    ) {
+        self.until(|cx| {
+            if outbox.pending() <= pending || outbox.failed() {
+                Poll::Ready(())
+            } else {
+                draining.as_mut().poll(cx)
+            }
         })
         .await
     }
