@@ -158,6 +158,46 @@ fn idle_connections_are_evicted_and_reopened_on_demand() {
     .unwrap();
 }
 
+/// The reader of a connection with no call in flight keeps a read posted (it waits for the
+/// next write only while a call is in flight): a server that closes the connection between
+/// calls is noticed then, and the next call opens a fresh connection instead of being sent
+/// on the dead one. Both pool modes, both drivers.
+#[test]
+fn a_connection_the_server_closes_between_calls_is_not_used_again() {
+    for driver in [Driver::IoUring, Driver::Epoll] {
+        for mode in [
+            PoolMode::default(),
+            PoolMode::PingPong { max_connections: 4 },
+        ] {
+            let server = serve("127.0.0.1:0");
+            let address = server.address().to_string();
+            block_on(driver, async {
+                let channel = Client::builder(&address).pool_mode(mode).build().unwrap();
+                let client = echo::Client::new(channel.clone());
+                for _ in 0..3 {
+                    assert_eq!(client.ping().await.unwrap(), "pong");
+                }
+                server.shutdown().unwrap();
+                let server = serve(&address);
+                // Bounded: the close reaches the client's reader within a few ms.
+                let deadline = Instant::now() + Duration::from_secs(2);
+                while !channel.stats().connections.is_empty() && Instant::now() < deadline {
+                    ringrpc::rt::sleep(Duration::from_millis(5)).await;
+                }
+                let stats = channel.stats();
+                assert!(
+                    stats.connections.is_empty(),
+                    "{driver:?} {mode:?}: {stats:?}"
+                );
+                assert_eq!(client.ping().await.unwrap(), "pong", "{driver:?} {mode:?}");
+                assert_eq!(channel.stats().connects, 2, "{driver:?} {mode:?}");
+                server.shutdown().unwrap();
+            })
+            .unwrap();
+        }
+    }
+}
+
 #[test]
 fn a_dead_server_gets_backoff_not_a_storm_and_calls_recover_when_it_returns() {
     let server = serve("127.0.0.1:0");

@@ -4,11 +4,14 @@
 //! that gave up cannot complete a newer one, and no call allocates. Calls queued while a
 //! write is in flight go out together in the next write. Each call carries its deadline;
 //! one reaper task per connection fails the calls whose deadline passed (sleeping until the
-//! earliest one), so a call holds no timer of its own.
+//! earliest one), so a call holds no timer of its own. After a read that brought a lone
+//! reply (the ping-pong pattern), the reader reads again once the next call is written,
+//! not before: a read posted earlier finds nothing and makes the kernel arm a poll.
 
 use std::cell::{Cell, RefCell};
-use std::future::poll_fn;
+use std::future::{Future, poll_fn};
 use std::os::fd::{AsRawFd, BorrowedFd, RawFd};
+use std::pin::pin;
 use std::rc::Rc;
 use std::task::{Poll, Waker};
 use std::time::{Duration, Instant};
@@ -24,7 +27,7 @@ use slab::Slab;
 use super::cx::Args;
 use super::stats::{ConnectionStats, Counters};
 use crate::call::CallError;
-use crate::rt::Signal;
+use crate::rt::{LocalNotify, Signal};
 use crate::transport::{Outbox, ReadBuffer, split_socket, write_loop};
 
 /// Calls in flight on one connection at most (the slot part of a sequence id).
@@ -68,6 +71,9 @@ pub(crate) struct Connection {
     fd: RawFd,
     /// The reader task (which owns the socket's read half) has not ended.
     reading: Cell<bool>,
+    /// Wakes a reader waiting to read again (see [`Connection::until_worth_reading`]):
+    /// notified when the last call leaves or the connection stops writing.
+    read_kick: LocalNotify,
 }
 
 impl Connection {
@@ -94,6 +100,7 @@ impl Connection {
             reaper_at: Cell::new(None),
             fd,
             reading: Cell::new(true),
+            read_kick: LocalNotify::default(),
         });
         let (reader, writer) = split_socket(stream);
         let c = conn.clone();
@@ -233,23 +240,21 @@ impl Connection {
             let broken = state.broken.clone();
             match state.calls.get_mut(slot) {
                 Some(w) if w.seq_id == seq_id => {
-                    if let Some(frame) = w.reply.take() {
-                        state.calls.remove(slot);
-                        return Poll::Ready(Ok(frame));
-                    }
-                    if let Some(why) = broken {
-                        state.calls.remove(slot);
-                        return Poll::Ready(Err(CallError::Transport(why)));
-                    }
-                    if w.timed_out {
-                        state.calls.remove(slot);
-                        return Poll::Ready(Err(CallError::Timeout(Duration::ZERO)));
-                    }
-                    match &w.waker {
-                        Some(waker) if waker.will_wake(cx.waker()) => {}
-                        _ => w.waker = Some(cx.waker().clone()),
-                    }
-                    Poll::Pending
+                    let done = if let Some(frame) = w.reply.take() {
+                        Ok(frame)
+                    } else if let Some(why) = broken {
+                        Err(CallError::Transport(why))
+                    } else if w.timed_out {
+                        Err(CallError::Timeout(Duration::ZERO))
+                    } else {
+                        match &w.waker {
+                            Some(waker) if waker.will_wake(cx.waker()) => {}
+                            _ => w.waker = Some(cx.waker().clone()),
+                        }
+                        return Poll::Pending;
+                    };
+                    self.forget(&mut state, slot);
+                    Poll::Ready(done)
                 }
                 _ => Poll::Ready(Err(CallError::Transport("the call was forgotten".into()))),
             }
@@ -257,6 +262,14 @@ impl Connection {
         .await;
         guard.armed = false;
         frame
+    }
+
+    /// Removes the call in `slot`; the last one to leave lets a waiting reader read.
+    fn forget(&self, state: &mut State, slot: usize) {
+        state.calls.remove(slot);
+        if state.calls.is_empty() {
+            self.read_kick.notify();
+        }
     }
 
     /// Refuses further calls: nothing more can be written. The calls in flight wait for
@@ -268,6 +281,7 @@ impl Connection {
             state.unwritable = Some(why.to_string());
         }
         drop(state);
+        self.read_kick.notify();
         self.close_if_drained();
     }
 
@@ -294,6 +308,7 @@ impl Connection {
         drop(state);
         self.outbox.close();
         self.reaper.notify_all();
+        self.read_kick.notify();
     }
 
     /// Fails the connection and shuts its socket down both ways, so the tasks waiting on
@@ -353,12 +368,19 @@ impl Connection {
         let mut decoder = FrameDecoder::with_dialect(self.dialect, self.limits);
         let mut reading = ReadBuffer::default();
         loop {
+            let mut replies = 0usize;
             loop {
                 match decoder.decode(&mut reading) {
-                    Ok(Some(frame)) => self.complete(frame),
+                    Ok(Some(frame)) => {
+                        replies += 1;
+                        self.complete(frame);
+                    }
                     Ok(None) => break,
                     Err(e) => return self.fail(&format!("the server sent a bad frame: {e}")),
                 }
+            }
+            if replies == 1 && reading.is_empty() {
+                self.until_worth_reading().await;
             }
             if self.state.borrow().broken.is_some() {
                 return;
@@ -369,6 +391,43 @@ impl Connection {
                 Err(e) => return self.fail(&format!("read failed: {e}")),
             }
         }
+    }
+
+    /// After a read that brought one reply: waits until the next call is written (its
+    /// reply is then what the read is for, and by the time the read is posted it has often
+    /// arrived: no poll is armed in the kernel), or until a read is due anyway — no call
+    /// is left (a read must be posted to see the server close an idle connection), several
+    /// are in flight, or the connection stops writing.
+    async fn until_worth_reading(&self) {
+        while !self.worth_reading() {
+            let mut kicked = pin!(self.read_kick.notified());
+            let mut wrote = pin!(self.outbox.wrote());
+            poll_fn(|cx| {
+                if kicked.as_mut().poll(cx).is_ready() || wrote.as_mut().poll(cx).is_ready() {
+                    Poll::Ready(())
+                } else {
+                    Poll::Pending
+                }
+            })
+            .await;
+        }
+    }
+
+    /// Whether the reader should read now rather than wait for the next call's write:
+    /// not while the one call in flight has its reply (its caller has yet to take it) or
+    /// its request is not written yet. Waiting is bounded: with one call, the server has at
+    /// most one reply for us, so its reading (and our write) never waits on our reading.
+    fn worth_reading(&self) -> bool {
+        let state = self.state.borrow();
+        if state.broken.is_some() || state.unwritable.is_some() || state.calls.len() != 1 {
+            return true;
+        }
+        let awaits_reply = state
+            .calls
+            .iter()
+            .next()
+            .is_some_and(|(_, w)| w.reply.is_none() && !w.timed_out);
+        awaits_reply && self.outbox.pending() == 0
     }
 
     /// Hands a reply frame to the call waiting for it.
@@ -434,7 +493,7 @@ impl Drop for ForgetOnDrop<'_> {
                 .get(self.slot)
                 .is_some_and(|w| w.seq_id == self.seq_id)
             {
-                state.calls.remove(self.slot);
+                self.conn.forget(&mut state, self.slot);
             }
         }
     }

@@ -29,6 +29,8 @@ use crate::rt::LocalNotify;
 pub(crate) struct Outbox {
     queued: RefCell<BytesMut>,
     wake: LocalNotify,
+    /// Notified by [`write_loop`] whenever a write completes.
+    wrote: LocalNotify,
     closing: Cell<bool>,
     failed: Cell<bool>,
     /// The connection's figures (bytes written count there).
@@ -90,6 +92,7 @@ impl Outbox {
         Outbox {
             queued: RefCell::default(),
             wake: LocalNotify::default(),
+            wrote: LocalNotify::default(),
             closing: Cell::new(false),
             failed: Cell::new(false),
             cells,
@@ -166,6 +169,13 @@ impl Outbox {
     pub(crate) fn failed(&self) -> bool {
         self.failed.get()
     }
+
+    /// Waits until a write completes, counting any since the last wait: callers check
+    /// [`pending`](Self::pending) again afterwards. (It does not tell that the writer
+    /// ended: its owner learns that when `write_loop` returns.)
+    pub(crate) async fn wrote(&self) {
+        self.wrote.notified().await
+    }
 }
 
 /// Writes what `outbox` queues until it is closed (and drained) or a write fails, then shuts
@@ -195,6 +205,7 @@ pub(crate) async fn write_loop<S: AsyncWriteRent>(writer: Writer<S>, outbox: &Ou
                 outbox.writing.set(chunk.len());
                 let (result, chunk) = writer.write_all(chunk).await;
                 outbox.writing.set(0);
+                outbox.wrote.notify();
                 if let Err(e) = result {
                     tracing::debug!("write failed, closing the connection: {e}");
                     outbox.failed.set(true);
