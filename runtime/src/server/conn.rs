@@ -351,19 +351,27 @@ async fn linger<R: AsyncReadRent>(reader: &mut R, reading: &mut ReadBuffer) {
     .await;
 }
 
-/// Runs one call and queues its reply.
-async fn run_call<D: Dispatch>(
+/// Runs one call and queues its reply. (Not an `async fn`: one would keep a second copy
+/// of its arguments, the 224-byte frame among them, in every call's future.)
+#[allow(clippy::manual_async_fn)]
+fn run_call<D: Dispatch>(
     frame: Frame,
     index: u64,
     service: Rc<D>,
     shared: Rc<Shared>,
     limits: ConnLimits,
-) {
-    let parked = match frame.dialect.protocol {
-        ProtocolId::Binary => run_in::<Binary, D>(&frame, index, &service, &shared, limits).await,
-        ProtocolId::Compact => run_in::<Compact, D>(&frame, index, &service, &shared, limits).await,
-    };
-    shared.finish(index, parked);
+) -> impl Future<Output = ()> {
+    async move {
+        let parked = match frame.dialect.protocol {
+            ProtocolId::Binary => {
+                run_in::<Binary, D>(&frame, index, &service, &shared, limits).await
+            }
+            ProtocolId::Compact => {
+                run_in::<Compact, D>(&frame, index, &service, &shared, limits).await
+            }
+        };
+        shared.finish(index, parked);
+    }
 }
 
 /// Where a call's reply goes: straight into the outbox when it is next in order, else into
