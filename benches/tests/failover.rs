@@ -38,6 +38,7 @@ fn the_failover_scenario_runs_and_routes_gray_calls_exactly() {
     assert_eq!(report["gray_tagged_to_canary_pct"], 100.0, "{report}");
     assert_eq!(report["gray_untagged_to_canary_pct"], 0.0, "{report}");
     assert!(report["calls"].as_u64().unwrap() > 1000, "{report}");
-    // The restarted instance came back at all (how fast is the benchmark's figure).
-    assert!(report["back_in_rotation_ms"].is_u64(), "{report}");
+    // The restarted instance answered again (how fast it took its share back is the
+    // benchmark's figure: on a loaded machine its ejection may outlast this short run).
+    assert!(report["first_call_after_restart_ms"].is_u64(), "{report}");
 }

@@ -156,6 +156,19 @@ fn compare_interleaves_servers_and_modes_and_prints_medians() {
         stdout.contains("ping-pong CPU/req ÷ raw floor, all under the raw client"),
         "the one-generator target: {stdout}"
     );
+    // Each ratio also round by round: with one round, their median and range are the ratio.
+    let target = stdout
+        .lines()
+        .find(|l| l.starts_with("| ping-pong CPU/req ÷ raw floor | 64 |"))
+        .unwrap_or_else(|| panic!("no ping-pong target line: {stdout}"));
+    let cells: Vec<&str> = target.split('|').map(str::trim).collect();
+    let measured = cells[3];
+    assert_eq!(
+        cells[4],
+        format!("{measured} ({measured}–{measured})"),
+        "{target}"
+    );
+    assert_eq!(cells[5], "≤ 1.15", "{target}");
 }
 
 #[test]

@@ -35,6 +35,7 @@ fn the_steady_state_echo_path_allocates_nothing_per_call() {
                 let client = echo::Client::new(
                     Client::builder(&address)
                         .framing(framing)
+                        .policy("*", "timeout_ms", 5_000u64)
                         .connect()
                         .await
                         .unwrap(),
@@ -74,6 +75,7 @@ fn pipelined_callers_on_one_connection_allocate_almost_nothing_per_call() {
         let client = echo::Client::new(
             Client::builder(&address)
                 .framing(Framing::TTHeader)
+                .policy("*", "timeout_ms", 5_000u64)
                 .connect()
                 .await
                 .unwrap(),

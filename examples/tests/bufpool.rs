@@ -73,7 +73,13 @@ fn decoded_strings_point_into_the_pool_and_slots_come_back_from_any_thread() {
     };
     let address = server.address().to_string();
     let (client_pooled, big_pooled) = block_on(Driver::Auto, async move {
-        let client = echo::Client::new(Client::builder(&address).connect().await.unwrap());
+        // A 1 MiB echo in a debug build may take longer than echo's 200 ms IDL timeout.
+        let channel = Client::builder(&address)
+            .policy("*", "timeout_ms", 5_000u64)
+            .connect()
+            .await
+            .unwrap();
+        let client = echo::Client::new(channel);
         let mut client_pooled = 0;
         for i in 0..200 {
             let reply = client.echo(format!("message {i}").into()).await.unwrap();

@@ -18,8 +18,10 @@ fn serve(address: &str) -> RunningServer {
         .expect("the server starts")
 }
 
+/// A client builder for `server`, with room for calls that queue on a loaded machine
+/// (echo's IDL timeout, 200 ms, is the demo's).
 fn client(server: &RunningServer) -> ringrpc::client::ClientBuilder {
-    Client::builder(&server.address().to_string())
+    Client::builder(&server.address().to_string()).policy("*", "timeout_ms", 5_000u64)
 }
 
 #[test]

@@ -345,12 +345,13 @@ mod tests {
         for driver in [Driver::IoUring, Driver::Epoll] {
             let (stream, mut peer) = connected(driver, true);
             let total = FRAME * EAGER_SEND_FRAMES as usize;
+            let (offered, burst_offered) = std::sync::mpsc::channel::<()>();
             let reader = std::thread::spawn(move || {
                 peer.set_read_timeout(Some(Duration::from_secs(10)))
                     .unwrap();
                 let mut got = vec![0u8; total];
                 // Only after the burst was offered: the socket takes part of it.
-                std::thread::sleep(Duration::from_millis(50));
+                burst_offered.recv_timeout(Duration::from_secs(10)).unwrap();
                 peer.read_exact(&mut got).unwrap();
                 got
             });
@@ -360,6 +361,7 @@ mod tests {
                     outbox.push(|out| out.extend_from_slice(&frame(i, FRAME)));
                 }
                 let sent_at_once = outbox.cells().bytes_sent.get() as usize;
+                offered.send(()).unwrap();
                 assert!(
                     sent_at_once > 0 && sent_at_once < total,
                     "{sent_at_once} of {total} bytes sent at once"

@@ -7,9 +7,14 @@
 //! ringrpc's load generator drives every server whose wire it speaks, the floor runs under
 //! its own raw client, and tonic brings its own client. In ping-pong, ringrpc and
 //! volo-thrift also run under the floor's raw client (pre-encoded framed Binary calls), so
-//! the three servers are also compared under one load generator: ringrpc's client is heavier
-//! than the raw one, and on this 2-vCPU VM a heavier client slows the server's core too. Servers are pinned to `--server-cores`, load to `--client-cores`. One run is a
-//! [`Cell`] ([`run_cell`]), which `rpc-bench matrix` varies along more axes.
+//! the three servers are also compared under one load generator, as the targets are stated.
+//! Servers are pinned to `--server-cores`, load to `--client-cores`. One run is a [`Cell`]
+//! ([`run_cell`]), which `rpc-bench matrix` varies along more axes.
+//!
+//! The targets table gives each ratio twice: the ratio of the two servers' medians, and the
+//! median of the per-round ratios (with their range). The machine drifts between a fast and
+//! a slow state for minutes at a time; runs of one round are close in time, so per-round
+//! ratios show how much of a spread between medians is that drift.
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -481,83 +486,126 @@ impl Medians<'_> {
     }
 
     fn cpu(&self, server: Loaded, mode: Mode, payload: usize) -> f64 {
-        self.of(server, mode, payload, |r| {
-            r.server_cpu_us_per_req.unwrap_or(f64::NAN)
-        })
+        self.of(server, mode, payload, server_cpu)
+    }
+
+    /// `a ÷ b` of `f` round by round (each cell runs once per round, so the n-th runs of
+    /// two servers share a round).
+    fn round_ratios(
+        &self,
+        (a, b): (Loaded, Loaded),
+        mode: Mode,
+        payload: usize,
+        f: fn(&Row) -> f64,
+    ) -> Vec<f64> {
+        let (a, b) = (self.runs(a, mode, payload), self.runs(b, mode, payload));
+        a.iter().zip(&b).map(|(a, b)| f(a) / f(b)).collect()
     }
 }
 
-/// Issue #4's targets, each with the measured ratio.
-fn print_targets(m: &Medians<'_>, payloads: &[usize], with_peers: bool) {
-    println!("| target | payload | measured | goal | met |");
-    println!("|---|---|---|---|---|");
-    let line = |target: &str, payload: usize, measured: f64, goal: &str, met: bool| {
-        let met = if measured.is_nan() {
-            "n/a"
-        } else if met {
-            "yes"
-        } else {
-            "no"
+fn server_cpu(row: &Row) -> f64 {
+    row.server_cpu_us_per_req.unwrap_or(f64::NAN)
+}
+
+/// Per-round ratios as "median (min–max)", or "–" when there are none.
+fn per_round(ratios: Vec<f64>) -> String {
+    let finite: Vec<f64> = ratios.into_iter().filter(|r| r.is_finite()).collect();
+    if finite.is_empty() {
+        return "–".into();
+    }
+    let (lo, hi) = finite
+        .iter()
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &r| {
+            (lo.min(r), hi.max(r))
+        });
+    format!("{:.2} ({lo:.2}–{hi:.2})", median(finite))
+}
+
+/// A target's bound.
+#[derive(Debug, Clone, Copy)]
+enum Goal {
+    AtMost(f64),
+    AtLeast(f64),
+}
+
+impl Goal {
+    fn met(self, measured: f64) -> &'static str {
+        let met = match self {
+            _ if measured.is_nan() => return "n/a",
+            Goal::AtMost(bound) => measured <= bound,
+            Goal::AtLeast(bound) => measured >= bound,
         };
-        println!("| {target} | {payload} | {measured:.2} | {goal} | {met} |");
+        if met { "yes" } else { "no" }
+    }
+}
+
+impl std::fmt::Display for Goal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Goal::AtMost(bound) => write!(f, "≤ {bound}"),
+            Goal::AtLeast(bound) => write!(f, "≥ {bound}"),
+        }
+    }
+}
+
+/// Issue #4's targets, each with the measured ratio and its per-round ratios.
+fn print_targets(m: &Medians<'_>, payloads: &[usize], with_peers: bool) {
+    println!("| target | payload | measured | per round: median (range) | goal | met |");
+    println!("|---|---|---|---|---|---|");
+    let line = |target: &str, payload: usize, (measured, rounds): (f64, String), goal: Goal| {
+        let met = goal.met(measured);
+        println!("| {target} | {payload} | {measured:.2} | {rounds} | {goal} | {met} |");
     };
     use Contender::*;
+    use Goal::*;
     use Mode::*;
-    let ours = Ringrpc.by(false);
+    let (ours, ours_raw) = (Ringrpc.by(false), Ringrpc.by(true));
+    let (volo, volo_raw) = (Volo.by(false), Volo.by(true));
     let floor = RawEcho.by(false);
-    let volo = Volo.by(false);
+    let p99 = |r: &Row| r.p99_us as f64;
+    let qps = |r: &Row| r.qps;
     for &p in payloads {
-        let ours_pp = m.cpu(ours, PingPong, p);
-        let ratio = ours_pp / m.cpu(floor, PingPong, p);
+        // `a ÷ b` of `f` in `mode`: the ratio of medians, and the per-round ratios.
+        let ratio = |a: Loaded, b: Loaded, mode: Mode, f: fn(&Row) -> f64| {
+            let measured = m.of(a, mode, p, f) / m.of(b, mode, p, f);
+            (measured, per_round(m.round_ratios((a, b), mode, p, f)))
+        };
+        let cpu = |a, b| ratio(a, b, PingPong, server_cpu);
         line(
             "ping-pong CPU/req ÷ raw floor",
             p,
-            ratio,
-            "≤ 1.15",
-            ratio <= 1.15,
+            cpu(ours, floor),
+            AtMost(1.15),
         );
         // The same ratios with every server under one load generator, the raw client
         // (the floor always runs under it).
-        let one = m.cpu(Ringrpc.by(true), PingPong, p);
-        let ratio = one / m.cpu(floor, PingPong, p);
-        line(
-            "ping-pong CPU/req ÷ raw floor, all under the raw client",
-            p,
-            ratio,
-            "≤ 1.15",
-            ratio <= 1.15,
-        );
-        let mux = m.cpu(ours, Mux, p);
-        line("mux CPU/req, µs", p, mux, "≤ 1.5", mux <= 1.5);
+        let target = "ping-pong CPU/req ÷ raw floor, all under the raw client";
+        line(target, p, cpu(ours_raw, floor), AtMost(1.15));
+        let mux = (m.cpu(ours, Mux, p), "–".to_string());
+        line("mux CPU/req, µs", p, mux, AtMost(1.5));
         if !with_peers {
             continue;
         }
-        let ratio = ours_pp / m.cpu(volo, PingPong, p);
         line(
             "ping-pong CPU/req ÷ volo-thrift",
             p,
-            ratio,
-            "≤ 0.65",
-            ratio <= 0.65,
+            cpu(ours, volo),
+            AtMost(0.65),
         );
-        let ratio = one / m.cpu(Volo.by(true), PingPong, p);
-        line(
-            "ping-pong CPU/req ÷ volo-thrift, both under the raw client",
-            p,
-            ratio,
-            "≤ 0.65",
-            ratio <= 0.65,
-        );
-        let p99 = |c| m.of(c, PingPong, p, |r| r.p99_us as f64);
-        let ratio = p99(ours) / p99(volo);
-        line("ping-pong p99 ÷ volo-thrift", p, ratio, "≤ 1", ratio <= 1.0);
-        let qps = |c| m.of(c, Mux, p, |r| r.qps);
-        let ratio = qps(ours) / qps(volo);
-        line("mux QPS ÷ volo-thrift mux", p, ratio, "≥ 5", ratio >= 5.0);
+        let target = "ping-pong CPU/req ÷ volo-thrift, both under the raw client";
+        line(target, p, cpu(ours_raw, volo_raw), AtMost(0.65));
+        let p99s = ratio(ours, volo, PingPong, p99);
+        line("ping-pong p99 ÷ volo-thrift", p, p99s, AtMost(1.0));
+        let qpss = ratio(ours, volo, Mux, qps);
+        line("mux QPS ÷ volo-thrift mux", p, qpss, AtLeast(5.0));
         for mode in [PingPong, Mux] {
-            let ratio = m.cpu(Tonic.by(false), mode, p) / m.cpu(ours, mode, p);
             let target = format!("tonic CPU/req ÷ ringrpc, {}", mode.name());
-            line(&target, p, ratio, "≥ 2", ratio >= 2.0);
+            line(
+                &target,
+                p,
+                ratio(Tonic.by(false), ours, mode, server_cpu),
+                AtLeast(2.0),
+            );
         }
     }
 }
