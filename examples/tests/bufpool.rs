@@ -8,8 +8,12 @@ use std::sync::{Arc, Mutex};
 use ringrpc::codec::BytesStr;
 use ringrpc::metrics::CoreMetrics;
 use ringrpc::rt::block_on;
-use ringrpc::{Client, Driver, Server};
+use ringrpc::{Driver, Server};
 use ringrpc_examples::echo::echo::{base, echo};
+
+#[path = "support/patient_client.rs"]
+mod patient_client;
+use patient_client::patient;
 
 /// Echoes, noting where each message's bytes live; keeps the messages that ask for it.
 #[derive(Clone, Default)]
@@ -74,12 +78,7 @@ fn decoded_strings_point_into_the_pool_and_slots_come_back_from_any_thread() {
     let address = server.address().to_string();
     let (client_pooled, big_pooled) = block_on(Driver::Auto, async move {
         // A 1 MiB echo in a debug build may take longer than echo's 200 ms IDL timeout.
-        let channel = Client::builder(&address)
-            .policy("*", "timeout_ms", 5_000u64)
-            .connect()
-            .await
-            .unwrap();
-        let client = echo::Client::new(channel);
+        let client = echo::Client::new(patient(&address).connect().await.unwrap());
         let mut client_pooled = 0;
         for i in 0..200 {
             let reply = client.echo(format!("message {i}").into()).await.unwrap();

@@ -11,6 +11,10 @@ use ringrpc::{CallError, Client, Driver, PoolMode, RunningServer, Server};
 use ringrpc_examples::echo::echo::echo;
 use ringrpc_examples::echo_service::EchoHandler;
 
+#[path = "support/patient_client.rs"]
+mod patient_client;
+use patient_client::patient;
+
 fn serve(address: &str) -> RunningServer {
     Server::builder()
         .workers(1)
@@ -18,10 +22,9 @@ fn serve(address: &str) -> RunningServer {
         .expect("the server starts")
 }
 
-/// A client builder for `server`, with room for calls that queue on a loaded machine
-/// (echo's IDL timeout, 200 ms, is the demo's).
+/// A client builder for `server`, with room for calls that queue on a loaded machine.
 fn client(server: &RunningServer) -> ringrpc::client::ClientBuilder {
-    Client::builder(&server.address().to_string()).policy("*", "timeout_ms", 5_000u64)
+    patient(&server.address().to_string())
 }
 
 #[test]

@@ -13,6 +13,10 @@ use ringrpc::{CallError, Client, Driver, RunningServer, Server};
 use ringrpc_examples::echo::echo::echo;
 use ringrpc_examples::echo_service::EchoHandler;
 
+#[path = "support/patient_client.rs"]
+mod patient_client;
+use patient_client::patient;
+
 fn serve(address: &str, driver: Driver, handler: EchoHandler) -> RunningServer {
     Server::builder()
         .workers(2)
@@ -26,11 +30,9 @@ async fn client(
     framing: Framing,
     protocol: ProtocolId,
 ) -> echo::Client<Client> {
-    // echo's IDL timeout (200 ms) is the demo's; a loaded CI machine needs more room.
-    let channel = Client::builder(&server.address().to_string())
+    let channel = patient(&server.address().to_string())
         .framing(framing)
         .protocol(protocol)
-        .policy("*", "timeout_ms", 5_000u64)
         .connect()
         .await
         .expect("the client connects");
@@ -261,12 +263,7 @@ fn graceful_shutdown_answers_calls_in_flight_then_closes() {
     let server = serve("127.0.0.1:0", Driver::Auto, EchoHandler::default());
     let address = server.address().to_string();
     block_on(Driver::Auto, async {
-        let channel = Client::builder(&address)
-            .policy("*", "timeout_ms", 5_000u64)
-            .connect()
-            .await
-            .unwrap();
-        let client = echo::Client::new(channel);
+        let client = echo::Client::new(patient(&address).connect().await.unwrap());
         // Ten calls of 150 ms each are running when shutdown starts.
         let calls: Vec<_> = (0..10)
             .map(|_| {
