@@ -56,6 +56,9 @@ pub struct LoadSpec {
     pub cores: Vec<usize>,
     /// The clients' I/O driver.
     pub driver: Driver,
+    /// CPU time the raw client spends per reply (a busy wait) before it sends the next
+    /// call, to load a server the way a heavier client does (raw client only).
+    pub client_work: Duration,
 }
 
 /// The edges of the measured window, and ticks inside it, reported as they pass.
@@ -204,7 +207,13 @@ async fn raw_client_thread(
                     ),
                     _ => (crate::raw::echo_frame(spec.payload), |_| true),
                 };
-                crate::raw::load_connection(addr, &frame, first_reply_ok, depth, begin, end, &mut h)
+                let calls = crate::raw::RawCalls {
+                    frame: &frame,
+                    first_reply_ok,
+                    depth,
+                    work_per_reply: spec.client_work,
+                };
+                crate::raw::load_connection(addr, &calls, begin, end, &mut h)
                     .await
                     .map(|()| h)
             })

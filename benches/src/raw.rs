@@ -6,7 +6,7 @@
 use std::collections::VecDeque;
 use std::io;
 use std::net::SocketAddr;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use bytes::{Buf, BufMut, BytesMut};
 use hdrhistogram::Histogram;
@@ -140,19 +140,36 @@ pub fn is_thrift_reply(frame: &[u8]) -> bool {
     frame.get(4..8) == Some(&[0x80, 0x01, 0x00, 0x02][..])
 }
 
+/// What one raw-client connection sends: `frame` over and over, `depth` in flight.
+#[derive(Debug, Clone, Copy)]
+pub struct RawCalls<'a> {
+    /// The call, sent as is.
+    pub frame: &'a [u8],
+    /// Checks the first reply (a server that answers with something else fails the run).
+    pub first_reply_ok: fn(&[u8]) -> bool,
+    /// Calls in flight on the connection.
+    pub depth: usize,
+    /// CPU time spent per reply (a busy wait) before the next call goes out.
+    pub work_per_reply: Duration,
+}
+
 /// One client connection keeping `depth` copies of `frame` in flight until `end`, recording
 /// the round trips that start and end inside `[begin, end]`. Replies are whole
 /// length-prefixed frames of any length, matched by order; the first must pass
 /// `first_reply_ok`.
 pub async fn load_connection(
     addr: SocketAddr,
-    frame: &[u8],
-    first_reply_ok: fn(&[u8]) -> bool,
-    depth: usize,
+    calls: &RawCalls<'_>,
     begin: Instant,
     end: Instant,
     latencies: &mut Histogram<u64>,
 ) -> io::Result<()> {
+    let RawCalls {
+        frame,
+        first_reply_ok,
+        depth,
+        work_per_reply,
+    } = *calls;
     let mut stream = TcpStream::connect_addr(addr).await?;
     stream.set_nodelay(true)?;
     let mut checked_first = false;
@@ -193,6 +210,9 @@ pub async fn load_connection(
         }
         let frames = whole_count(&buf[..whole]);
         buf.advance(whole);
+        if !work_per_reply.is_zero() {
+            busy_for(work_per_reply * frames as u32);
+        }
         let now = Instant::now();
         for _ in 0..frames {
             if let Some(at) = sent.pop_front() {
@@ -216,6 +236,14 @@ fn whole_count(mut buf: &[u8]) -> usize {
         n += 1;
     }
     n
+}
+
+/// Keeps the thread busy (not asleep) for `work`.
+fn busy_for(work: Duration) {
+    let until = Instant::now() + work;
+    while Instant::now() < until {
+        std::hint::spin_loop();
+    }
 }
 
 /// One read into `buf`'s spare capacity (monoio reads fill a buffer from its start).

@@ -91,6 +91,47 @@ fn impossible_combinations_are_refused_with_a_reason() {
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("--raw-client"), "{stderr}");
+    let out = rpc_bench(&["run", "--client-work-ns", "1000"]);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("--client-work-ns adds work to the raw client"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn client_work_paces_the_raw_client() {
+    // 50 µs of work per reply on one client thread: at most 20,000 calls a second, however
+    // fast the floor answers.
+    let out = rpc_bench(&[
+        "run",
+        "--kind",
+        "raw",
+        "--framing",
+        "framed",
+        "--conns",
+        "4",
+        "--concurrency",
+        "4",
+        "--duration",
+        "0.5",
+        "--warmup",
+        "0.1",
+        "--client-work-ns",
+        "50000",
+    ]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let json = stdout.lines().last().unwrap();
+    let qps: f64 = json_field(json, "qps").parse().unwrap();
+    assert!(qps > 1000.0 && qps <= 20_000.0 * 1.05, "{json}");
+    assert!(json.contains("/client-work-50000ns\""), "{json}");
+    assert_eq!(json_field(json, "errors"), "0", "{json}");
 }
 
 #[test]

@@ -83,6 +83,7 @@ fn ringrpc_load(server: &Server, framing: Framing, conns: usize, concurrency: us
         threads: 1,
         cores: vec![],
         driver: Driver::Auto,
+        client_work: Duration::ZERO,
     };
     let result = run_load(&spec, |_edge| {}).expect("the load runs");
     assert_eq!(result.errors, 0, "{framing:?} calls failed");

@@ -382,6 +382,7 @@ pub(crate) fn run_cell(bench: &Bench, cell: &Cell) -> BenchResult<Row> {
             warmup: bench.warmup,
             client_cores: bench.client_cores.clone(),
             raw_client: cell.raw_client,
+            client_work_ns: 0,
         };
         let kind = if contender == Contender::RawEcho {
             Kind::Raw

@@ -202,6 +202,12 @@ struct LoadArgs {
     /// (framed Binary over TCP only).
     #[arg(long)]
     raw_client: bool,
+    /// CPU time the raw client (the floor's, or `--raw-client`) spends per reply, busy,
+    /// before it sends the next call: loads a server the way a heavier client does. On a
+    /// VM whose vCPUs share a host core this raises every server's cost per call (see
+    /// `benches/README.md`).
+    #[arg(long, default_value_t = 0)]
+    client_work_ns: u64,
 }
 
 #[derive(Args, Clone)]
@@ -350,6 +356,13 @@ fn load_spec(
                 .into(),
         );
     }
+    if load.client_work_ns > 0 && kind == Kind::Ringrpc && !load.raw_client {
+        return Err(
+            "--client-work-ns adds work to the raw client: use it with --kind raw or \
+             --raw-client"
+                .into(),
+        );
+    }
     Ok(LoadSpec {
         wire: match kind {
             Kind::Ringrpc if load.raw_client => Wire::RawThrift,
@@ -367,6 +380,7 @@ fn load_spec(
         threads: load.client_cores.len().max(1),
         cores: load.client_cores.clone(),
         driver: driver(common.runtime),
+        client_work: Duration::from_nanos(load.client_work_ns),
     })
 }
 
@@ -446,7 +460,11 @@ fn setup_name(common: &Common, transport: &str, load: &LoadArgs) -> String {
     } else {
         ""
     };
-    format!("{runtime}/{transport}/{protocol}/{framing}{client}")
+    let work = match load.client_work_ns {
+        0 => String::new(),
+        ns => format!("/client-work-{ns}ns"),
+    };
+    format!("{runtime}/{transport}/{protocol}/{framing}{client}{work}")
 }
 
 fn print_row(row: &Row) {
