@@ -11,6 +11,25 @@ fn rpc_bench(args: &[&str]) -> std::process::Output {
         .expect("rpc-bench runs")
 }
 
+/// Runs rpc-bench with `args`, which must succeed; its standard output.
+fn rpc_bench_ok(args: &[&str]) -> String {
+    let out = rpc_bench(args);
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{args:?}: {stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}
+
+/// Runs rpc-bench with `args`, which it must refuse; its standard error.
+fn rpc_bench_refuses(args: &[&str]) -> String {
+    let out = rpc_bench(args);
+    assert!(!out.status.success(), "{args:?} was accepted");
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
 fn json_field<'a>(json: &'a str, key: &str) -> &'a str {
     let at = json
         .find(&format!("\"{key}\":"))
@@ -55,13 +74,7 @@ fn run_reports_throughput_latency_and_server_costs() {
     ] {
         let mut args = vec!["run", "--duration", "0.4", "--warmup", "0.1"];
         args.extend_from_slice(extra);
-        let out = rpc_bench(&args);
-        let stdout = String::from_utf8_lossy(&out.stdout);
-        assert!(
-            out.status.success(),
-            "{args:?}: {stdout}\n{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        let stdout = rpc_bench_ok(&args);
         let json = stdout.lines().last().unwrap();
         assert!(json.starts_with("{\"server\":\"ringrpc\""), "{json}");
         let qps: f64 = json_field(json, "qps").parse().unwrap();
@@ -80,20 +93,14 @@ fn run_reports_throughput_latency_and_server_costs() {
 
 #[test]
 fn impossible_combinations_are_refused_with_a_reason() {
-    let out = rpc_bench(&["run", "--framing", "ttheader", "--protocol", "compact"]);
-    assert!(!out.status.success());
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stderr = rpc_bench_refuses(&["run", "--framing", "ttheader", "--protocol", "compact"]);
     assert!(
         stderr.contains("TTHeader carries binary payloads only"),
         "{stderr}"
     );
-    let out = rpc_bench(&["run", "--raw-client", "--framing", "ttheader"]);
-    assert!(!out.status.success());
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stderr = rpc_bench_refuses(&["run", "--raw-client", "--framing", "ttheader"]);
     assert!(stderr.contains("--raw-client"), "{stderr}");
-    let out = rpc_bench(&["run", "--client-work-ns", "1000"]);
-    assert!(!out.status.success());
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stderr = rpc_bench_refuses(&["run", "--client-work-ns", "1000"]);
     assert!(
         stderr.contains("--client-work-ns adds work to the raw client"),
         "{stderr}"
@@ -104,7 +111,7 @@ fn impossible_combinations_are_refused_with_a_reason() {
 fn client_work_paces_the_raw_client() {
     // 50 µs of work per reply on one client thread: at most 20,000 calls a second, however
     // fast the floor answers.
-    let out = rpc_bench(&[
+    let stdout = rpc_bench_ok(&[
         "run",
         "--kind",
         "raw",
@@ -121,12 +128,6 @@ fn client_work_paces_the_raw_client() {
         "--client-work-ns",
         "50000",
     ]);
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
     let json = stdout.lines().last().unwrap();
     let qps: f64 = json_field(json, "qps").parse().unwrap();
     assert!(qps > 1000.0 && qps <= 20_000.0 * 1.05, "{json}");
@@ -136,7 +137,7 @@ fn client_work_paces_the_raw_client() {
 
 #[test]
 fn compare_interleaves_servers_and_modes_and_prints_medians() {
-    let out = rpc_bench(&[
+    let stdout = rpc_bench_ok(&[
         "compare",
         "--no-peers",
         "--rounds",
@@ -148,12 +149,6 @@ fn compare_interleaves_servers_and_modes_and_prints_medians() {
         "--payloads",
         "64,4096",
     ]);
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
     let runs: Vec<&str> = stdout.lines().filter(|l| l.starts_with('{')).collect();
     // ringrpc and the raw floor, ping-pong and multiplexed, two payloads; and ringrpc under
     // the floor's raw client in ping-pong.
@@ -214,13 +209,7 @@ fn compare_interleaves_servers_and_modes_and_prints_medians() {
 
 #[test]
 fn idle_reports_the_servers_memory_per_connection() {
-    let out = rpc_bench(&["idle", "--conns", "300", "--calls", "1"]);
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let stdout = rpc_bench_ok(&["idle", "--conns", "300", "--calls", "1"]);
     let json = stdout.lines().last().unwrap();
     assert_eq!(json_field(json, "connections"), "300", "{json}");
     let before: u64 = json_field(json, "server_rss_before_kib").parse().unwrap();
@@ -236,7 +225,7 @@ fn idle_reports_the_servers_memory_per_connection() {
 fn matrix_writes_a_report_with_tables_plots_and_runs() {
     let out_dir = std::env::temp_dir().join(format!("rpc-bench-matrix-{}", std::process::id()));
     let out_arg = out_dir.to_str().unwrap();
-    let out = rpc_bench(&[
+    rpc_bench_ok(&[
         "matrix",
         "--runtimes",
         "iouring",
@@ -264,12 +253,6 @@ fn matrix_writes_a_report_with_tables_plots_and_runs() {
         "--out",
         out_arg,
     ]);
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
     let report = std::fs::read_to_string(out_dir.join("report.md")).expect("report.md");
     assert!(
         report.contains("| mode | payload | concurrency | server |"),

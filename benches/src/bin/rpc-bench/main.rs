@@ -203,9 +203,9 @@ struct LoadArgs {
     #[arg(long)]
     raw_client: bool,
     /// CPU time the raw client (the floor's, or `--raw-client`) spends per reply, busy,
-    /// before it sends the next call: loads a server the way a heavier client does. On a
-    /// VM whose vCPUs share a host core this raises every server's cost per call (see
-    /// `benches/README.md`).
+    /// before it sends the next call: loads a server the way a heavier client does (on the
+    /// 2-vCPU VM the benchmarks ran on, a busier client raised every server's cost per call;
+    /// see `benches/README.md`).
     #[arg(long, default_value_t = 0)]
     client_work_ns: u64,
 }
