@@ -63,17 +63,21 @@ fn the_demo_serves_and_calls_the_echo_service_under_load() {
 
 #[test]
 fn the_demo_serves_its_admin_endpoint_while_it_lingers() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let admin = format!("127.0.0.1:{port}");
+    // Port 0: the demo binds a free port itself and prints the address it got, so no
+    // other process can take the port between a test's pick and the demo's bind.
     let mut demo = Command::new(env!("CARGO_BIN_EXE_demo"))
-        .args(["--seconds", "0.2", "--admin", &admin, "--linger", "5"])
-        .stdout(std::process::Stdio::null())
+        .args([
+            "--seconds",
+            "0.2",
+            "--admin",
+            "127.0.0.1:0",
+            "--linger",
+            "5",
+        ])
+        .stdout(std::process::Stdio::piped())
         .spawn()
         .unwrap();
+    let admin = printed_admin_address(demo.stdout.take().unwrap());
     let address: ringrpc::transport::Address = admin.parse().unwrap();
     let until = std::time::Instant::now() + std::time::Duration::from_secs(20);
     let metrics = loop {
@@ -87,12 +91,37 @@ fn the_demo_serves_its_admin_endpoint_while_it_lingers() {
             _ if std::time::Instant::now() < until => {
                 std::thread::sleep(std::time::Duration::from_millis(50))
             }
-            other => panic!("the demo's admin endpoint did not answer: {other:?}"),
+            other => panic!("the demo's admin endpoint at {admin} did not answer: {other:?}"),
         }
     };
     assert_eq!(metrics.status, 200);
     let _ = demo.kill();
     let _ = demo.wait();
+}
+
+/// The address from the demo's `admin endpoint: ADDR (...)` line, read within 60 s.
+fn printed_admin_address(stdout: std::process::ChildStdout) -> String {
+    use std::io::BufRead;
+    let (found, address) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut seen = String::new();
+        for line in std::io::BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            if let Some(rest) = line.strip_prefix("admin endpoint: ") {
+                let address = rest.split_whitespace().next().unwrap_or_default();
+                let _ = found.send(Ok(address.to_string()));
+                return;
+            }
+            seen.push_str(&line);
+            seen.push('\n');
+        }
+        let _ = found.send(Err(seen));
+    });
+    match address.recv_timeout(std::time::Duration::from_secs(60)) {
+        Ok(Ok(address)) => address,
+        Ok(Err(seen)) => panic!("the demo printed no admin endpoint:\n{seen}"),
+        Err(_) => panic!("the demo printed no admin endpoint within 60 s"),
+    }
 }
 
 #[test]

@@ -304,9 +304,13 @@ fn dropping_the_guard_exports_what_is_queued() {
 
 #[test]
 fn a_receiver_that_is_down_fails_exports_without_stopping_calls() {
-    let free = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let endpoint = format!("http://{}", free.local_addr().unwrap());
-    drop(free);
+    // A port held by a socket that is bound but not listening: connections to it are
+    // refused, and no other process can take it while the test runs.
+    let held = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    let any: SocketAddr = "127.0.0.1:0".parse().unwrap();
+    held.bind(&any.into()).unwrap();
+    let refusing = held.local_addr().unwrap().as_socket().unwrap();
+    let endpoint = format!("http://{refusing}");
     let otel = OtelExporter::builder()
         .endpoint(endpoint)
         .export_timeout(Duration::from_secs(2))
