@@ -99,23 +99,32 @@ fn the_demo_serves_its_admin_endpoint_while_it_lingers() {
     let _ = demo.wait();
 }
 
-/// The address from the demo's `admin endpoint: ADDR (...)` line, read within 60 s.
+/// The address from the demo's `admin endpoint: ADDR (...)` line, read within 60 s. The
+/// reader thread keeps draining the output to its end, so the demo never writes to a
+/// closed pipe.
 fn printed_admin_address(stdout: std::process::ChildStdout) -> String {
     use std::io::BufRead;
     let (found, address) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         let mut seen = String::new();
+        let mut sent = false;
         for line in std::io::BufReader::new(stdout).lines() {
             let Ok(line) = line else { break };
+            if sent {
+                continue;
+            }
             if let Some(rest) = line.strip_prefix("admin endpoint: ") {
                 let address = rest.split_whitespace().next().unwrap_or_default();
                 let _ = found.send(Ok(address.to_string()));
-                return;
+                sent = true;
+                continue;
             }
             seen.push_str(&line);
             seen.push('\n');
         }
-        let _ = found.send(Err(seen));
+        if !sent {
+            let _ = found.send(Err(seen));
+        }
     });
     match address.recv_timeout(std::time::Duration::from_secs(60)) {
         Ok(Ok(address)) => address,
