@@ -1,4 +1,5 @@
-//! `@control_plane` policy: the closed, documented key set ([`KEYS`]), parsing from a doc
+//! `@control_plane` policy: the closed, documented key set ([`KEYS`], shared with the runtime
+//! through `ringrpc-policy-keys`), parsing from a doc
 //! comment (`@control_plane(timeout_ms = 200, …)`) or native annotations
 //! (`(control_plane.timeout_ms = "200")`), validation with located diagnostics ("did you
 //! mean …?"), and method-over-service merging ([`Policy::over`]).
@@ -7,209 +8,12 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::sync::Arc;
 
+use ringrpc_policy_keys::edit_distance;
+
 use crate::diagnostic::{Diagnostic, SourceFile, Span};
 use crate::thrift::ast::{Annotation, Doc};
 
-/// What values a key takes.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum ValueKind {
-    /// A duration in whole milliseconds, within `min..=max`.
-    Millis {
-        /// Smallest accepted value.
-        min: u64,
-        /// Largest accepted value.
-        max: u64,
-    },
-    /// A whole number within `min..=max`.
-    Count {
-        /// Smallest accepted value.
-        min: u64,
-        /// Largest accepted value.
-        max: u64,
-    },
-    /// A number within `min..=max` (ratios, percentages).
-    Number {
-        /// Smallest accepted value.
-        min: f64,
-        /// Largest accepted value.
-        max: f64,
-    },
-    /// `true` or `false`.
-    Bool,
-    /// One of these words.
-    Choice(&'static [&'static str]),
-    /// Free text (e.g. a metadata key name).
-    Text,
-}
-
-/// One documented key.
-#[derive(Debug, Clone, Copy)]
-pub struct KeySpec {
-    /// The key (`retry.max_attempts`). `weight.*` stands for `weight.<tag>`.
-    pub key: &'static str,
-    /// Its values.
-    pub kind: ValueKind,
-    /// What it does.
-    pub doc: &'static str,
-}
-
-const HOUR_MS: u64 = 3_600_000;
-
-/// Every key `@control_plane` accepts.
-pub const KEYS: &[KeySpec] = &[
-    KeySpec {
-        key: "timeout_ms",
-        kind: ValueKind::Millis {
-            min: 1,
-            max: HOUR_MS,
-        },
-        doc: "Per-call timeout.",
-    },
-    KeySpec {
-        key: "connect_timeout_ms",
-        kind: ValueKind::Millis {
-            min: 1,
-            max: 600_000,
-        },
-        doc: "Connection establishment timeout.",
-    },
-    KeySpec {
-        key: "idempotent",
-        kind: ValueKind::Bool,
-        doc: "The method may be retried after a failure that may have reached the server.",
-    },
-    KeySpec {
-        key: "retry.max_attempts",
-        kind: ValueKind::Count { min: 1, max: 10 },
-        doc: "Attempts per call, the first included (1: no retry).",
-    },
-    KeySpec {
-        key: "retry.backoff_base_ms",
-        kind: ValueKind::Millis {
-            min: 0,
-            max: 60_000,
-        },
-        doc: "First retry delay; doubles per attempt, with jitter.",
-    },
-    KeySpec {
-        key: "retry.backoff_max_ms",
-        kind: ValueKind::Millis {
-            min: 0,
-            max: 600_000,
-        },
-        doc: "Upper bound of the retry delay.",
-    },
-    KeySpec {
-        key: "retry.budget_percent",
-        kind: ValueKind::Number {
-            min: 0.0,
-            max: 100.0,
-        },
-        doc: "Retries allowed as a percentage of calls (retry budget).",
-    },
-    KeySpec {
-        key: "backup_request_ms",
-        kind: ValueKind::Millis {
-            min: 1,
-            max: HOUR_MS,
-        },
-        doc: "Send a backup request after this long without a reply (idempotent methods).",
-    },
-    KeySpec {
-        key: "circuit_breaker.failure_rate",
-        kind: ValueKind::Number { min: 0.0, max: 1.0 },
-        doc: "Failure ratio over the window that opens the breaker.",
-    },
-    KeySpec {
-        key: "circuit_breaker.min_requests",
-        kind: ValueKind::Count {
-            min: 1,
-            max: 1_000_000,
-        },
-        doc: "Calls in the window before the breaker may open.",
-    },
-    KeySpec {
-        key: "circuit_breaker.window_ms",
-        kind: ValueKind::Millis {
-            min: 100,
-            max: HOUR_MS,
-        },
-        doc: "Length of the failure-rate window.",
-    },
-    KeySpec {
-        key: "circuit_breaker.open_ms",
-        kind: ValueKind::Millis {
-            min: 1,
-            max: HOUR_MS,
-        },
-        doc: "How long an open breaker rejects calls before half-open probes.",
-    },
-    KeySpec {
-        key: "circuit_breaker.half_open_probes",
-        kind: ValueKind::Count { min: 1, max: 1000 },
-        doc: "Probe calls allowed while half-open.",
-    },
-    KeySpec {
-        key: "rate_limit.qps",
-        kind: ValueKind::Count {
-            min: 1,
-            max: 100_000_000,
-        },
-        doc: "Server-side calls per second (token bucket split across cores).",
-    },
-    KeySpec {
-        key: "rate_limit.burst",
-        kind: ValueKind::Count {
-            min: 1,
-            max: 100_000_000,
-        },
-        doc: "Token-bucket burst size.",
-    },
-    KeySpec {
-        key: "load_balance",
-        kind: ValueKind::Choice(&[
-            "round_robin",
-            "weighted_round_robin",
-            "p2c",
-            "consistent_hash",
-        ]),
-        doc: "Load-balancing strategy.",
-    },
-    KeySpec {
-        key: "load_balance.hash_key",
-        kind: ValueKind::Text,
-        doc: "Request metadata key hashed by `consistent_hash`.",
-    },
-    KeySpec {
-        key: "weight.*",
-        kind: ValueKind::Count { min: 0, max: 100 },
-        doc: "Route weight (percent) of endpoints tagged `<tag>` (gray release).",
-    },
-    KeySpec {
-        key: "fault.delay_ms",
-        kind: ValueKind::Millis {
-            min: 1,
-            max: HOUR_MS,
-        },
-        doc: "Injected delay (chaos testing).",
-    },
-    KeySpec {
-        key: "fault.delay_percent",
-        kind: ValueKind::Number {
-            min: 0.0,
-            max: 100.0,
-        },
-        doc: "Percentage of calls delayed.",
-    },
-    KeySpec {
-        key: "fault.abort_percent",
-        kind: ValueKind::Number {
-            min: 0.0,
-            max: 100.0,
-        },
-        doc: "Percentage of calls failed with an injected error.",
-    },
-];
+pub use ringrpc_policy_keys::{KEYS, KeySpec, ValueKind};
 
 /// A validated policy value.
 #[derive(Debug, Clone, PartialEq)]
@@ -390,15 +194,8 @@ pub fn policy_of(
     }
 }
 
-fn spec_of(key: &str) -> Option<&'static KeySpec> {
-    KEYS.iter().find(|s| match s.key.strip_suffix('*') {
-        Some(prefix) => key.len() > prefix.len() && key.starts_with(prefix),
-        None => s.key == key,
-    })
-}
-
 fn validate(file: &Arc<SourceFile>, e: &RawEntry) -> Result<PolicyValue, Diagnostic> {
-    let Some(spec) = spec_of(&e.key) else {
+    let Some(spec) = ringrpc_policy_keys::spec(&e.key) else {
         let mut d = Diagnostic::error(
             file,
             e.key_span,
@@ -489,24 +286,10 @@ fn closest_key(key: &str) -> Option<&'static str> {
 /// The closest candidate within edit distance 3 of `word` (and shorter than it), if any.
 fn closest<'a>(word: &str, candidates: impl Iterator<Item = &'a str>) -> Option<&'a str> {
     candidates
-        .map(|c| (levenshtein(word, c), c))
+        .map(|c| (edit_distance(word, c), c))
         .filter(|&(d, _)| d <= 3 && d < word.len())
         .min_by_key(|&(d, _)| d)
         .map(|(_, c)| c)
-}
-
-pub(crate) fn levenshtein(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut cur = vec![i + 1];
-        for (j, cb) in b.iter().enumerate() {
-            let sub = prev[j] + usize::from(ca != *cb);
-            cur.push(sub.min(prev[j + 1] + 1).min(cur[j] + 1));
-        }
-        prev = cur;
-    }
-    prev[b.len()]
 }
 
 /// Parses every `@control_plane(…)` in a doc comment, reading the original source so spans

@@ -680,7 +680,12 @@ fn is_uuid(s: &str) -> bool {
 fn suggest<'a>(name: &str, candidates: impl Iterator<Item = &'a str>) -> Option<&'a str> {
     let lower = name.to_lowercase();
     candidates
-        .map(|c| (crate::policy::levenshtein(&lower, &c.to_lowercase()), c))
+        .map(|c| {
+            (
+                ringrpc_policy_keys::edit_distance(&lower, &c.to_lowercase()),
+                c,
+            )
+        })
         .filter(|&(d, _)| d <= 2 && d < name.len())
         .min_by_key(|&(d, _)| d)
         .map(|(_, c)| c)

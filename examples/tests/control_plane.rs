@@ -152,26 +152,3 @@ fn registered_servers_are_discovered_and_leave_when_they_deregister() {
     a.shutdown().unwrap();
     b.shutdown().unwrap();
 }
-
-#[test]
-fn the_runtime_key_table_matches_codegens() {
-    use ringrpc::policy::keys::{KEYS as RUNTIME, ValueKind as R};
-    use ringrpc_codegen::policy::{KEYS as CODEGEN, ValueKind as C};
-    assert_eq!(RUNTIME.len(), CODEGEN.len());
-    for (r, c) in RUNTIME.iter().zip(CODEGEN) {
-        assert_eq!(r.key, c.key);
-        let same = match (r.kind, c.kind) {
-            (R::Millis { min, max }, C::Millis { min: a, max: b })
-            | (R::Count { min, max }, C::Count { min: a, max: b }) => (min, max) == (a, b),
-            (R::Number { min, max }, C::Number { min: a, max: b }) => (min, max) == (a, b),
-            (R::Bool, C::Bool) | (R::Text, C::Text) => true,
-            (R::Choice(x), C::Choice(y)) => x == y,
-            _ => false,
-        };
-        assert!(
-            same,
-            "`{}`: runtime {:?}, codegen {:?}",
-            r.key, r.kind, c.kind
-        );
-    }
-}

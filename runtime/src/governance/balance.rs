@@ -58,12 +58,7 @@ pub enum LoadBalance {
 
 impl LoadBalance {
     /// The words `load_balance` accepts, in [`LoadBalance`] order.
-    pub const CHOICES: &'static [&'static str] = &[
-        "round_robin",
-        "weighted_round_robin",
-        "p2c",
-        "consistent_hash",
-    ];
+    pub const CHOICES: &'static [&'static str] = ringrpc_policy_keys::LOAD_BALANCE_CHOICES;
 
     /// The strategy a `load_balance` value names.
     pub fn from_policy(word: &str) -> Result<Self, PolicyError> {

@@ -1,7 +1,7 @@
-//! The `@control_plane` key set at run time: each key's value kind and range, the same
-//! table `ringrpc-codegen` checks IDL annotations against (a test in `ringrpc-examples`
-//! compares the two), and [`check`], which turns a value from a builder option, a file or
-//! etcd into a [`PolicyValue`] or a [`PolicyError`] naming the key.
+//! The `@control_plane` key set at run time: each key's value kind and range (the table of
+//! `ringrpc-policy-keys`, the one `ringrpc-codegen` checks IDL annotations against), and
+//! [`check`], which turns a value from a builder option, a file or etcd into a
+//! [`PolicyValue`] or a [`PolicyError`] naming the key.
 
 use std::fmt;
 use std::sync::Arc;
@@ -9,103 +9,7 @@ use std::sync::Arc;
 use crate::call::PolicyConst;
 use crate::governance::PolicyError;
 
-/// What values a key takes.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum ValueKind {
-    /// A duration in whole milliseconds within `min..=max`.
-    Millis {
-        /// Smallest accepted value.
-        min: u64,
-        /// Largest accepted value.
-        max: u64,
-    },
-    /// A whole number within `min..=max`.
-    Count {
-        /// Smallest accepted value.
-        min: u64,
-        /// Largest accepted value.
-        max: u64,
-    },
-    /// A number within `min..=max` (ratios, percentages).
-    Number {
-        /// Smallest accepted value.
-        min: f64,
-        /// Largest accepted value.
-        max: f64,
-    },
-    /// `true` or `false`.
-    Bool,
-    /// One of these words.
-    Choice(&'static [&'static str]),
-    /// Free text (a metadata key name).
-    Text,
-}
-
-/// One documented key.
-#[derive(Debug, Clone, Copy)]
-pub struct KeySpec {
-    /// The key (`retry.max_attempts`); `weight.*` stands for every `weight.<tag>`.
-    pub key: &'static str,
-    /// Its values.
-    pub kind: ValueKind,
-}
-
-const HOUR_MS: u64 = 3_600_000;
-
-const fn millis(key: &'static str, min: u64, max: u64) -> KeySpec {
-    KeySpec {
-        key,
-        kind: ValueKind::Millis { min, max },
-    }
-}
-
-const fn count(key: &'static str, min: u64, max: u64) -> KeySpec {
-    KeySpec {
-        key,
-        kind: ValueKind::Count { min, max },
-    }
-}
-
-const fn number(key: &'static str, min: f64, max: f64) -> KeySpec {
-    KeySpec {
-        key,
-        kind: ValueKind::Number { min, max },
-    }
-}
-
-/// Every key `@control_plane` accepts, in codegen's order.
-pub const KEYS: &[KeySpec] = &[
-    millis("timeout_ms", 1, HOUR_MS),
-    millis("connect_timeout_ms", 1, 600_000),
-    KeySpec {
-        key: "idempotent",
-        kind: ValueKind::Bool,
-    },
-    count("retry.max_attempts", 1, 10),
-    millis("retry.backoff_base_ms", 0, 60_000),
-    millis("retry.backoff_max_ms", 0, 600_000),
-    number("retry.budget_percent", 0.0, 100.0),
-    millis("backup_request_ms", 1, HOUR_MS),
-    number("circuit_breaker.failure_rate", 0.0, 1.0),
-    count("circuit_breaker.min_requests", 1, 1_000_000),
-    millis("circuit_breaker.window_ms", 100, HOUR_MS),
-    millis("circuit_breaker.open_ms", 1, HOUR_MS),
-    count("circuit_breaker.half_open_probes", 1, 1000),
-    count("rate_limit.qps", 1, 100_000_000),
-    count("rate_limit.burst", 1, 100_000_000),
-    KeySpec {
-        key: "load_balance",
-        kind: ValueKind::Choice(crate::governance::balance::LoadBalance::CHOICES),
-    },
-    KeySpec {
-        key: "load_balance.hash_key",
-        kind: ValueKind::Text,
-    },
-    count("weight.*", 0, 100),
-    millis("fault.delay_ms", 1, HOUR_MS),
-    number("fault.delay_percent", 0.0, 100.0),
-    number("fault.abort_percent", 0.0, 100.0),
-];
+pub use ringrpc_policy_keys::{KEYS, KeySpec, ValueKind, spec};
 
 /// A policy value, owned (a live override's text outlives no IDL constant).
 #[derive(Debug, Clone, PartialEq)]
@@ -185,15 +89,6 @@ macro_rules! value_from {
 
 value_from!(u64 => Int, u32 => Int, f64 => Number, bool => Bool, &str => Text, String => Text);
 
-/// The spec of `key` (`weight.<tag>` matches `weight.*`).
-pub fn spec(key: &str) -> Option<&'static KeySpec> {
-    let lookup = match key.strip_prefix("weight.") {
-        Some(tag) if !tag.is_empty() => "weight.*",
-        _ => key,
-    };
-    KEYS.iter().find(|k| k.key == lookup)
-}
-
 /// `value` for `key` if the key exists and the value is of its kind and in its range;
 /// whole numbers are accepted where a number is expected.
 pub fn check(key: &str, value: PolicyValue) -> Result<PolicyValue, PolicyError> {
@@ -258,27 +153,10 @@ pub fn check(key: &str, value: PolicyValue) -> Result<PolicyValue, PolicyError> 
 /// The key closest to `key` by edit distance, if it is close enough to be a typo.
 fn suggest(key: &str) -> Option<&'static str> {
     KEYS.iter()
-        .map(|k| (edit_distance(key, k.key), k.key))
+        .map(|k| (ringrpc_policy_keys::edit_distance(key, k.key), k.key))
         .filter(|&(d, k)| d <= 3.max(k.len() / 4))
         .min_by_key(|&(d, _)| d)
         .map(|(_, k)| k)
-}
-
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut diagonal = row[0];
-        row[0] = i + 1;
-        for (j, &cb) in b.iter().enumerate() {
-            let above = row[j + 1];
-            row[j + 1] = (above + 1)
-                .min(row[j] + 1)
-                .min(diagonal + usize::from(ca != cb));
-            diagonal = above;
-        }
-    }
-    row[b.len()]
 }
 
 #[cfg(test)]
