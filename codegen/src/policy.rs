@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::sync::Arc;
 
-use ringrpc_policy_keys::edit_distance;
+use ringrpc_policy_keys::{closest, closest_key};
 
 use crate::diagnostic::{Diagnostic, SourceFile, Span};
 use crate::thrift::ast::{Annotation, Doc};
@@ -271,25 +271,6 @@ fn validate(file: &Arc<SourceFile>, e: &RawEntry) -> Result<PolicyValue, Diagnos
             }
         }
     }
-}
-
-fn closest_key(key: &str) -> Option<&'static str> {
-    if key.starts_with("weights.") || key.starts_with("weigth.") {
-        return Some("weight.<tag>");
-    }
-    closest(
-        key,
-        KEYS.iter().map(|k| k.key).filter(|k| !k.ends_with('*')),
-    )
-}
-
-/// The closest candidate within edit distance 3 of `word` (and shorter than it), if any.
-fn closest<'a>(word: &str, candidates: impl Iterator<Item = &'a str>) -> Option<&'a str> {
-    candidates
-        .map(|c| (edit_distance(word, c), c))
-        .filter(|&(d, _)| d <= 3 && d < word.len())
-        .min_by_key(|&(d, _)| d)
-        .map(|(_, c)| c)
 }
 
 /// Parses every `@control_plane(…)` in a doc comment, reading the original source so spans

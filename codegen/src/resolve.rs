@@ -6,6 +6,8 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
+use ringrpc_policy_keys::edit_distance;
+
 use crate::diagnostic::{Diagnostic, Diagnostics, SourceFile, Span};
 use crate::ir::*;
 use crate::policy::{Policy, policy_of};
@@ -680,12 +682,7 @@ fn is_uuid(s: &str) -> bool {
 fn suggest<'a>(name: &str, candidates: impl Iterator<Item = &'a str>) -> Option<&'a str> {
     let lower = name.to_lowercase();
     candidates
-        .map(|c| {
-            (
-                ringrpc_policy_keys::edit_distance(&lower, &c.to_lowercase()),
-                c,
-            )
-        })
+        .map(|c| (edit_distance(&lower, &c.to_lowercase()), c))
         .filter(|&(d, _)| d <= 2 && d < name.len())
         .min_by_key(|&(d, _)| d)
         .map(|(_, c)| c)

@@ -218,6 +218,29 @@ pub fn spec(key: &str) -> Option<&'static KeySpec> {
     })
 }
 
+/// The key a mistyped `key` most likely meant, for a "did you mean" hint: the closest
+/// documented key by [`edit_distance`] (see [`closest`]), or `weight.<tag>` for a
+/// misspelt `weight.` prefix.
+pub fn closest_key(key: &str) -> Option<&'static str> {
+    if key.starts_with("weights.") || key.starts_with("weigth.") {
+        return Some("weight.<tag>");
+    }
+    closest(
+        key,
+        KEYS.iter().map(|k| k.key).filter(|k| !k.ends_with('*')),
+    )
+}
+
+/// The candidate closest to `word`, if it is within edit distance 3 and closer than the
+/// length of `word` (a short word is not "corrected" into an unrelated one).
+pub fn closest<'a>(word: &str, candidates: impl Iterator<Item = &'a str>) -> Option<&'a str> {
+    candidates
+        .map(|c| (edit_distance(word, c), c))
+        .filter(|&(d, _)| d <= 3 && d < word.len())
+        .min_by_key(|&(d, _)| d)
+        .map(|(_, c)| c)
+}
+
 /// The Levenshtein distance between `a` and `b`, in characters: what "did you mean"
 /// suggestions rank candidates by.
 pub fn edit_distance(a: &str, b: &str) -> usize {
@@ -266,6 +289,19 @@ mod tests {
         assert!(spec("weight.").is_none(), "a weight needs a tag");
         assert!(spec("timeout").is_none());
         assert!(spec("").is_none());
+    }
+
+    #[test]
+    fn mistyped_keys_get_the_key_they_most_likely_meant() {
+        assert_eq!(closest_key("retry.max_attempt"), Some("retry.max_attempts"));
+        assert_eq!(closest_key("timout_ms"), Some("timeout_ms"));
+        assert_eq!(closest_key("weigth.gray"), Some("weight.<tag>"));
+        assert_eq!(closest_key("colour"), None);
+        assert_eq!(closest_key("ab"), None, "too short to correct");
+        assert_eq!(
+            closest("p2x", ["p2c", "round_robin"].into_iter()),
+            Some("p2c")
+        );
     }
 
     #[test]

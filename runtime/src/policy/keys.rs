@@ -95,7 +95,7 @@ pub fn check(key: &str, value: PolicyValue) -> Result<PolicyValue, PolicyError> 
     let Some(spec) = spec(key) else {
         return Err(PolicyError::UnknownKey {
             key: key.to_owned(),
-            suggestion: suggest(key),
+            suggestion: ringrpc_policy_keys::closest_key(key),
         });
     };
     let wrong = |expected: &'static str| PolicyError::WrongType {
@@ -148,15 +148,6 @@ pub fn check(key: &str, value: PolicyValue) -> Result<PolicyValue, PolicyError> 
             _ => Err(wrong("text")),
         },
     }
-}
-
-/// The key closest to `key` by edit distance, if it is close enough to be a typo.
-fn suggest(key: &str) -> Option<&'static str> {
-    KEYS.iter()
-        .map(|k| (ringrpc_policy_keys::edit_distance(key, k.key), k.key))
-        .filter(|&(d, k)| d <= 3.max(k.len() / 4))
-        .min_by_key(|&(d, _)| d)
-        .map(|(_, k)| k)
 }
 
 #[cfg(test)]
