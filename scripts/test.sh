@@ -23,6 +23,12 @@ cargo fmt --manifest-path benches/peers/Cargo.toml -- --check
 step "cargo clippy --workspace --all-targets -D warnings"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
+step "cargo clippy on the fuzz workspaces (their lockfiles are current and the targets build)"
+# They share the workspace's target directory, so the dependencies checked above are reused.
+for fuzz in codec/fuzz runtime/fuzz; do
+    CARGO_TARGET_DIR="$PWD/target" cargo clippy --manifest-path "$fuzz/Cargo.toml" --all-targets --locked -- -D warnings
+done
+
 step "cargo clippy, feature otel (ringrpc::otel and its test)"
 cargo clippy -p ringrpc -p ringrpc-examples --features ringrpc-examples/otel --all-targets --locked -- -D warnings
 

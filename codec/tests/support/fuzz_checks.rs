@@ -99,15 +99,15 @@ pub fn frames(data: &[u8]) {
 
 /// Dialect detection and frame length over arbitrary bytes.
 pub fn detect(data: &[u8]) {
-    if let Ok(Some(dialect)) = frame::detect(data) {
-        if let Ok(Some(len)) = frame::frame_len(dialect, data, DecodeLimits::default()) {
-            assert!(len <= data.len(), "a frame length never exceeds the input");
-            let _ = frame::decode_frame(
-                dialect,
-                Blob::copy_from_slice(&data[..len]),
-                DecodeLimits::default(),
-            );
-        }
+    if let Ok(Some(dialect)) = frame::detect(data)
+        && let Ok(Some(len)) = frame::frame_len(dialect, data, DecodeLimits::default())
+    {
+        assert!(len <= data.len(), "a frame length never exceeds the input");
+        let _ = frame::decode_frame(
+            dialect,
+            Blob::copy_from_slice(&data[..len]),
+            DecodeLimits::default(),
+        );
     }
 }
 
