@@ -1,7 +1,8 @@
 //! OpenTelemetry export (`--features otel`): a real OTLP/gRPC receiver (tonic, on a tokio
 //! thread of its own) in this process; a ringrpc client and server whose `rpc.client` and
-//! `rpc.server` spans reach it as one trace; a stalled receiver, whose full queue drops and
-//! counts spans instead of blocking; and the guard's drop, which exports what is queued.
+//! `rpc.server` spans reach it as one trace, failed calls' spans with an error status; a
+//! stalled receiver, whose full queue drops and counts spans instead of blocking; and the
+//! guard's drop, which exports what is queued.
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -16,6 +17,7 @@ use opentelemetry_proto::tonic::collector::trace::v1::{
 use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value};
 use opentelemetry_proto::tonic::trace::v1::Span;
 use opentelemetry_proto::tonic::trace::v1::span::SpanKind;
+use opentelemetry_proto::tonic::trace::v1::status::StatusCode;
 use ringrpc::codec::frame::Framing;
 use ringrpc::metainfo::{self, MetaInfo, TraceContext};
 use ringrpc::otel::{OtelError, OtelExporter};
@@ -170,6 +172,8 @@ fn a_call_exports_a_client_and_a_server_span_of_one_trace() {
         .unwrap();
     let server = Server::builder()
         .workers(1)
+        // One `ping` a second (so the second of two in a row is refused by a layer).
+        .policy("Base.ping", "rate_limit.qps", 1u64)
         .serve("127.0.0.1:0", || echo::Server::new(EchoHandler::default()))
         .unwrap();
     let client = Client::builder(&server.address().to_string())
@@ -192,6 +196,24 @@ fn a_call_exports_a_client_and_a_server_span_of_one_trace() {
         assert_eq!(reply.unwrap(), "in scope");
         // Outside any scope the client span starts a trace of its own.
         assert_eq!(client.echo("no scope".into()).await.unwrap(), "no scope");
+        for (trace, call, answered, _) in TRACED {
+            let mut info = MetaInfo::new();
+            info.set_trace(
+                TraceContext {
+                    trace_id: trace,
+                    ..scope
+                },
+                None,
+            );
+            let reply = metainfo::scope(info, async {
+                match call {
+                    "ping" => client.ping().await.map_err(|e| e.to_string()),
+                    msg => client.echo(msg.into()).await.map_err(|e| e.to_string()),
+                }
+            })
+            .await;
+            assert_eq!(reply.is_ok(), answered, "{call}: {reply:?}");
+        }
     })
     .unwrap();
     // Every server span has ended once the workers are gone.
@@ -199,6 +221,10 @@ fn a_call_exports_a_client_and_a_server_span_of_one_trace() {
     otel.force_flush().unwrap();
 
     let spans = receiver.spans();
+    let (traced, spans): (Vec<Received>, Vec<Received>) = spans
+        .into_iter()
+        .partition(|r| TRACED.iter().any(|(trace, ..)| r.span.trace_id == trace));
+    check_outcomes(&traced);
     let clients = named(&spans, "rpc.client");
     let servers = named(&spans, "rpc.server");
     assert_eq!((clients.len(), servers.len()), (2, 2), "{spans:#?}");
@@ -246,8 +272,94 @@ fn a_call_exports_a_client_and_a_server_span_of_one_trace() {
     assert_ne!(client_span.trace_id, [0xab; 16]);
     assert_eq!(server_span.trace_id, client_span.trace_id);
     assert_eq!(server_span.parent_span_id, client_span.span_id);
+    // Calls that succeed leave the status unset and name no error type.
+    for span in [client_span, server_span] {
+        assert_eq!(status(span), (StatusCode::Unset, String::new()), "{span:?}");
+        assert_eq!(text(&span.attributes, "error.type"), None, "{span:?}");
+    }
     assert_eq!((otel.dropped(), otel.failed()), (0, 0));
-    assert_eq!(otel.exported(), 4);
+    assert_eq!(otel.exported(), 4 + 2 * TRACED.len() as u64);
+}
+
+/// The first test's calls besides its two plain echoes, each in a trace of its own so its
+/// spans can be told apart: (trace, call, whether it returns a value, and for a call that
+/// fails: the client span's and the server span's `error.type` and what both status
+/// descriptions contain). `echo` fails as its message asks; `ping` is rate limited to one
+/// call per second.
+const TRACED: [Traced; 5] = [
+    (
+        [0xc1; 16],
+        "undeclared",
+        false,
+        Some((
+            "application",
+            "application",
+            "asked for an undeclared failure",
+        )),
+    ),
+    (
+        [0xc2; 16],
+        "panic",
+        false,
+        Some(("application", "panic", "panicked: asked to panic")),
+    ),
+    // The declared exception: an answer, not a failed call.
+    ([0xc3; 16], "fail", false, None),
+    // Takes the rate limit's token; the next `ping` finds none.
+    ([0xc4; 16], "ping", true, None),
+    (
+        [0xc5; 16],
+        "ping",
+        false,
+        Some(("application", "rejected", "rate limited: `ping`")),
+    ),
+];
+
+type Traced = (
+    [u8; 16],
+    &'static str,
+    bool,
+    Option<(&'static str, &'static str, &'static str)>,
+);
+
+fn status(span: &Span) -> (StatusCode, String) {
+    span.status
+        .as_ref()
+        .map_or((StatusCode::Unset, String::new()), |s| {
+            (
+                StatusCode::try_from(s.code).unwrap_or(StatusCode::Unset),
+                s.message.clone(),
+            )
+        })
+}
+
+/// A failed call's client and server spans carry OpenTelemetry's error status, with what
+/// went wrong, and `error.type`; the others (the declared exception too) neither.
+fn check_outcomes(traced: &[Received]) {
+    for (trace, call, _, failed) in TRACED {
+        for side in [0, 1] {
+            let name = ["rpc.client", "rpc.server"][side];
+            let mut found = traced
+                .iter()
+                .filter(|r| r.span.trace_id == trace && r.span.name == name);
+            let span = &found
+                .next()
+                .unwrap_or_else(|| panic!("no {name} span for {call}: {traced:#?}"))
+                .span;
+            assert!(found.next().is_none(), "{call}: {traced:#?}");
+            let (code, description) = status(span);
+            let error_type = text(&span.attributes, "error.type");
+            let Some((client_type, server_type, described)) = failed else {
+                assert_eq!(code, StatusCode::Unset, "{call}: {span:?}");
+                assert_eq!(error_type, None, "{call}: {span:?}");
+                continue;
+            };
+            assert_eq!(code, StatusCode::Error, "{call}: {span:?}");
+            assert!(description.contains(described), "{call}: {description:?}");
+            let expected = [client_type, server_type][side];
+            assert_eq!(error_type.as_deref(), Some(expected), "{call}: {span:?}");
+        }
+    }
 }
 
 #[test]

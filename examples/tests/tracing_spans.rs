@@ -1,7 +1,7 @@
 //! `tracing` spans around calls: a server runs each handler inside an `rpc.server` span
 //! carrying the method and the caller's W3C `traceparent`, a client each call inside an
 //! `rpc.client` span, so logs written while handling a call say which call and trace they
-//! belong to. A small subscriber records spans and events (the workers' threads included).
+//! belong to; a failed call marks both with `error.type` and OpenTelemetry's error status. A small subscriber records spans and events (the workers' threads included).
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -104,6 +104,8 @@ fn handlers_log_inside_a_span_that_names_the_call_and_its_trace() {
         let mut info = MetaInfo::new();
         info.set_trace(trace, None);
         metainfo::scope(info, async { client.echo("hi".into()).await.unwrap() }).await;
+        // A call that fails marks both its spans.
+        client.echo("undeclared".into()).await.unwrap_err();
     })
     .unwrap();
     server.shutdown().unwrap();
@@ -123,12 +125,35 @@ fn handlers_log_inside_a_span_that_names_the_call_and_its_trace() {
         fields["traceparent"].starts_with(&format!("00-{trace_id}-")),
         "the caller's trace: {fields:?}"
     );
-    let client_span = seen
-        .spans
-        .values()
-        .find(|(name, _)| name == "rpc.client")
-        .expect("the call had a client span");
-    assert_eq!(client_span.1["rpc.service"], "Echo");
-    assert_eq!(client_span.1["rpc.method"], "echo");
-    assert_eq!(client_span.1["traceparent"], trace.to_string());
+    // The successful call's client span (the one in the scope's trace) and the failed call's
+    // two spans.
+    let spans = |name: &str| -> Vec<&HashMap<String, String>> {
+        let mut spans: Vec<_> = seen.spans.iter().filter(|(_, (n, _))| n == name).collect();
+        spans.sort_by_key(|(id, _)| **id);
+        spans.into_iter().map(|(_, (_, fields))| fields).collect()
+    };
+    let (clients, servers) = (spans("rpc.client"), spans("rpc.server"));
+    assert_eq!(
+        (clients.len(), servers.len()),
+        (2, 2),
+        "{clients:?} {servers:?}"
+    );
+    let client_span = clients[0];
+    assert_eq!(client_span["rpc.service"], "Echo");
+    assert_eq!(client_span["rpc.method"], "echo");
+    assert_eq!(client_span["traceparent"], trace.to_string());
+    assert!(!client_span.contains_key("error.type"), "{client_span:?}");
+    assert!(!fields.contains_key("otel.status_code"), "{fields:?}");
+    for failed in [clients[1], servers[1]] {
+        assert_eq!(
+            failed.get("error.type").map(String::as_str),
+            Some("application"),
+            "{failed:?} {clients:?} {servers:?}"
+        );
+        assert_eq!(failed["otel.status_code"], "ERROR", "{failed:?}");
+        assert!(
+            failed["otel.status_description"].contains("asked for an undeclared failure"),
+            "{failed:?}"
+        );
+    }
 }

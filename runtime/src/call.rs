@@ -11,6 +11,8 @@ use ringrpc_codec::{
     ApplicationErrorKind, ApplicationException, Decode, DecodeError, Encode, EncodeError,
 };
 
+use crate::metrics::ErrorKind;
+
 /// A `@control_plane` value as a typed constant in generated code.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum PolicyConst {
@@ -150,4 +152,10 @@ pub trait ReplySink {
     /// The next reply carries one of the method's declared exceptions (for metrics; the
     /// default does nothing).
     fn declared_exception(&mut self) {}
+    /// The call failed with `kind`, as `description` says (the handler raised a
+    /// `TApplicationException`, a layer refused the call, …): the runtime marks the call's
+    /// `rpc.server` span with it. The default does nothing.
+    fn failed(&mut self, kind: ErrorKind, description: &dyn fmt::Display) {
+        let _ = (kind, description);
+    }
 }

@@ -7,6 +7,7 @@
 pub mod admin;
 pub mod bufpool;
 pub mod call;
+mod call_span;
 pub mod client;
 pub mod governance;
 pub mod health;

@@ -515,6 +515,9 @@ where
             rpc.service = method.service,
             rpc.method = method.name,
             traceparent = tracing::field::Empty,
+            otel.status_code = tracing::field::Empty,
+            otel.status_description = tracing::field::Empty,
+            error.type = tracing::field::Empty,
         );
         let sent = if span.is_disabled() {
             stack.call(&mut cx, Args { args }).await
@@ -530,7 +533,10 @@ where
                 let (trace, state) = scope.as_ref().map(|(t, s)| (t, s.as_ref())).unzip();
                 cx.traceparent = crate::otel::link_client_span(&span, trace, state.flatten());
             }
-            stack.call(&mut cx, Args { args }).instrument(span).await
+            stack
+                .call(&mut cx, Args { args })
+                .instrument(span.clone())
+                .await
         };
         let result = match sent {
             Err(e) => Err(e),
@@ -551,6 +557,10 @@ where
             _ => quanta::Instant::now(),
         };
         record.finish_call_at(&result, ended);
+        if let Err(error) = &result {
+            let kind = crate::metrics::ErrorKind::of(error);
+            crate::call_span::mark_failed(&span, kind, error);
+        }
         result
     }
 }

@@ -29,7 +29,7 @@ use super::reply::FrameReplySink;
 use crate::call::ReplySink;
 use crate::client::dialect_name;
 use crate::metainfo::{self, MetaInfo};
-use crate::metrics::{ConnectionCells, Side};
+use crate::metrics::{ConnectionCells, ErrorKind, Side};
 use crate::rt::{Broadcast, CatchUnwind, Fired, InlineFirst, LocalNotify, panic_message};
 use crate::transport::{Outbox, ReadBuffer, Writer, write_loop};
 
@@ -385,6 +385,8 @@ struct CallReply<'a, P> {
     parked: Option<BytesMut>,
     /// A whole reply frame was written (a handler that panics afterwards gets no second).
     replied: bool,
+    /// The call's `rpc.server` span, marked if the call fails.
+    span: tracing::Span,
     _protocol: PhantomData<P>,
 }
 
@@ -434,6 +436,10 @@ impl<P: Protocol> ReplySink for CallReply<'_, P> {
     fn exception(&mut self, error: &ApplicationException) -> Result<(), EncodeError> {
         self.write(|sink| sink.exception(error))
     }
+
+    fn failed(&mut self, kind: ErrorKind, description: &dyn std::fmt::Display) {
+        crate::call_span::mark_failed(&self.span, kind, description);
+    }
 }
 
 async fn run_in<P: Protocol, D: Dispatch>(
@@ -472,6 +478,7 @@ async fn run_in<P: Protocol, D: Dispatch>(
         call: &call,
         parked: None,
         replied: false,
+        span: tracing::Span::none(),
         _protocol: PhantomData,
     };
     if not_a_call {
@@ -494,27 +501,36 @@ async fn run_in<P: Protocol, D: Dispatch>(
         .as_ref()
         .map(|h| MetaInfo::from_request(&h.metadata));
     let span = call_span(call.name.as_str(), info.as_ref());
+    // (A clone of a disabled span is free.)
+    sink.span = span.clone();
     let dispatch = service.dispatch(call.name.as_str(), &mut r, &mut sink);
     let outcome = CatchUnwind::new(metainfo::scope_in_span(info, span, dispatch)).await;
     let failure = match outcome {
         Ok(Ok(())) => None,
-        Ok(Err(e)) => Some(ApplicationException::new(
-            ApplicationErrorKind::INTERNAL_ERROR,
-            format!("cannot encode the reply: {e}"),
+        Ok(Err(e)) => Some((
+            ErrorKind::Encode,
+            ApplicationException::new(
+                ApplicationErrorKind::INTERNAL_ERROR,
+                format!("cannot encode the reply: {e}"),
+            ),
         )),
         Err(panic) => {
             let message = panic_message(&*panic);
             tracing::error!(method = call.name.as_str(), "handler panicked: {message}");
-            Some(ApplicationException::new(
-                ApplicationErrorKind::INTERNAL_ERROR,
-                format!(
-                    "the handler of `{}` panicked: {message}",
-                    call.name.as_str()
+            Some((
+                ErrorKind::Panic,
+                ApplicationException::new(
+                    ApplicationErrorKind::INTERNAL_ERROR,
+                    format!(
+                        "the handler of `{}` panicked: {message}",
+                        call.name.as_str()
+                    ),
                 ),
             ))
         }
     };
-    if let Some(error) = failure {
+    if let Some((kind, error)) = failure {
+        sink.failed(kind, &error.message);
         if call.kind != MessageType::Oneway && !sink.replied {
             if let Err(e) = sink.exception(&error) {
                 tracing::error!("cannot encode an exception reply: {e}");
@@ -533,6 +549,9 @@ fn call_span(method: &str, info: Option<&MetaInfo>) -> tracing::Span {
         rpc.system = "apache_thrift",
         rpc.method = method,
         traceparent = tracing::field::Empty,
+        otel.status_code = tracing::field::Empty,
+        otel.status_description = tracing::field::Empty,
+        error.type = tracing::field::Empty,
     );
     if !span.is_disabled() {
         if let Some(info) = info {

@@ -380,6 +380,7 @@ where
             Err(ServerError::Encode(e)) => Err(e),
             Err(ServerError::Reject(e)) => {
                 sink.error = Some(ErrorKind::Rejected);
+                sink.inner.failed(ErrorKind::Rejected, &e.message);
                 if info.is_some_and(|m| m.oneway) {
                     tracing::debug!(method, "a oneway call was refused: {e}");
                     Ok(())
@@ -423,12 +424,18 @@ impl<K: ReplySink + ?Sized> ReplySink for Observed<'_, K> {
     }
 
     fn exception(&mut self, error: &ApplicationException) -> Result<(), EncodeError> {
-        self.error = Some(match error.kind {
+        let kind = match error.kind {
             ApplicationErrorKind::UNKNOWN_METHOD => ErrorKind::UnknownMethod,
             ApplicationErrorKind::PROTOCOL_ERROR => ErrorKind::Protocol,
             _ => ErrorKind::Application,
-        });
+        };
+        self.error = Some(kind);
+        self.inner.failed(kind, &error.message);
         self.inner.exception(error)
+    }
+
+    fn failed(&mut self, kind: ErrorKind, description: &dyn fmt::Display) {
+        self.inner.failed(kind, description);
     }
 
     fn declared_exception(&mut self) {
