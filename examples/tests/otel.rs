@@ -1,8 +1,9 @@
 //! OpenTelemetry export (`--features otel`): a real OTLP/gRPC receiver (tonic, on a tokio
 //! thread of its own) in this process; a ringrpc client and server whose `rpc.client` and
-//! `rpc.server` spans reach it as one trace, failed calls' spans with an error status; a
-//! stalled receiver, whose full queue drops and counts spans instead of blocking; and the
-//! guard's drop, which exports what is queued.
+//! `rpc.server` spans reach it as one trace, failed calls' spans with an error status;
+//! sampling by ratio that follows a caller's decision; a stalled receiver, whose full queue
+//! drops and counts spans instead of blocking; and the guard's drop, which exports what is
+//! queued.
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -394,6 +395,67 @@ fn a_full_queue_drops_and_counts_spans_instead_of_blocking() {
 }
 
 #[test]
+fn sample_ratio_records_that_share_of_new_traces_and_follows_a_callers_decision() {
+    // About half of 400 new traces (each span here is a root).
+    let receiver = Receiver::start(false);
+    let otel = OtelExporter::builder()
+        .endpoint(receiver.endpoint())
+        .sample_ratio(0.5)
+        .start()
+        .unwrap();
+    let subscriber = tracing_subscriber::registry().with(otel.layer());
+    tracing::subscriber::with_default(subscriber, || {
+        for i in 0..400 {
+            tracing::info_span!("new trace", i).in_scope(|| {});
+        }
+    });
+    otel.force_flush().unwrap();
+    let recorded = named(&receiver.spans(), "new trace").len();
+    assert!((100..=300).contains(&recorded), "{recorded} of 400");
+
+    // None of the new traces, but a call made in a caller's sampled trace is recorded. The
+    // calls go to a port that refuses connections: each fails, its client span ends all the
+    // same (on this thread; no server spans, which would reach the first test's exporter).
+    let receiver = Receiver::start(false);
+    let otel = OtelExporter::builder()
+        .endpoint(receiver.endpoint())
+        .sample_ratio(0.0)
+        .start()
+        .unwrap();
+    let held = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    let any: SocketAddr = "127.0.0.1:0".parse().unwrap();
+    held.bind(&any.into()).unwrap();
+    let refusing = held.local_addr().unwrap().as_socket().unwrap();
+    let client = Client::builder(&refusing.to_string()).build().unwrap();
+    let subscriber = tracing_subscriber::registry().with(otel.layer());
+    tracing::subscriber::with_default(subscriber, || {
+        tracing::info_span!("new trace").in_scope(|| {});
+        block_on(Driver::Auto, async {
+            let client = echo::Client::new(client.clone());
+            assert!(client.echo("new trace".into()).await.is_err());
+            for (trace_id, flags) in [([0xe1; 16], 1), ([0xe2; 16], 0)] {
+                let mut info = MetaInfo::new();
+                let caller = TraceContext {
+                    trace_id,
+                    parent_id: [0x01; 8],
+                    flags,
+                };
+                info.set_trace(caller, None);
+                let reply = metainfo::scope(info, async { client.echo("hi".into()).await }).await;
+                assert!(reply.is_err(), "{reply:?}");
+            }
+        })
+        .unwrap();
+    });
+    otel.force_flush().unwrap();
+    let spans = receiver.spans();
+    assert_eq!(spans.len(), 1, "{spans:#?}");
+    assert_eq!(spans[0].span.name, "rpc.client");
+    assert_eq!(spans[0].span.trace_id, [0xe1; 16]);
+    assert_eq!(status(&spans[0].span).0, StatusCode::Error);
+}
+
+#[test]
 fn dropping_the_guard_exports_what_is_queued() {
     let receiver = Receiver::start(false);
     let otel = OtelExporter::builder()
@@ -465,6 +527,16 @@ fn bad_settings_are_refused_by_name() {
         error,
         OtelError::Config("queue_capacity must be at least 1".into())
     );
+    for ratio in [-0.1, 1.5, f64::NAN] {
+        let error = OtelExporter::builder()
+            .sample_ratio(ratio)
+            .start()
+            .unwrap_err();
+        assert_eq!(
+            error,
+            OtelError::Config(format!("sample_ratio must be from 0.0 to 1.0, not {ratio}"))
+        );
+    }
     // Good endpoints start (the client connects lazily, so nothing needs to listen).
     for endpoint in ["http://127.0.0.1:9", "http://[::1]:9", "http://localhost"] {
         let otel = OtelExporter::builder().endpoint(endpoint).start();

@@ -15,6 +15,9 @@
 //! span is a child of the caller's `traceparent`, a client's `rpc.client` span a child of
 //! the current span (or of the [`MetaInfo`](crate::MetaInfo) scope's trace, or a new
 //! trace's root), and the `traceparent` a call sends names the `rpc.client` span itself.
+//! [`sample_ratio`](OtelExporterBuilder::sample_ratio) records a share of new traces; a
+//! trace begun elsewhere keeps its own decision. A failed call's spans carry an error
+//! status and `error.type`.
 //!
 //! ```no_run
 //! use tracing_subscriber::layer::SubscriberExt;
@@ -47,7 +50,7 @@ use opentelemetry::{Context, KeyValue};
 use opentelemetry_otlp::WithExportConfig;
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::error::{OTelSdkError, OTelSdkResult};
-use opentelemetry_sdk::trace::{SpanData, SpanExporter, SpanProcessor};
+use opentelemetry_sdk::trace::{Sampler, SpanData, SpanExporter, SpanProcessor};
 use ringrpc_codec::BytesStr;
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 
@@ -116,6 +119,7 @@ pub struct OtelExporterBuilder {
     batch_interval: Duration,
     export_timeout: Duration,
     shutdown_timeout: Duration,
+    sample_ratio: f64,
 }
 
 impl Default for OtelExporterBuilder {
@@ -128,6 +132,7 @@ impl Default for OtelExporterBuilder {
             batch_interval: Duration::from_secs(1),
             export_timeout: Duration::from_secs(10),
             shutdown_timeout: Duration::from_secs(5),
+            sample_ratio: 1.0,
         }
     }
 }
@@ -177,6 +182,17 @@ impl OtelExporterBuilder {
         self
     }
 
+    /// The share of new traces to record, from 0.0 (none) to 1.0 (all, the default), chosen
+    /// by trace id. A span whose trace began elsewhere follows that decision instead — a
+    /// server span its caller's `traceparent` sampled flag, a client span the current span's
+    /// or the [`MetaInfo`](crate::MetaInfo) scope's — so a trace is recorded whole or not at
+    /// all (OpenTelemetry's `ParentBased(TraceIdRatioBased)` sampler). The `traceparent` a
+    /// call sends carries the decision on.
+    pub fn sample_ratio(mut self, ratio: f64) -> Self {
+        self.sample_ratio = ratio;
+        self
+    }
+
     /// Checks the settings, starts the side thread and its OTLP client (which connects
     /// lazily: a receiver that is down only makes exports fail).
     pub fn start(self) -> Result<OtelExporter, OtelError> {
@@ -197,6 +213,12 @@ impl OtelExporterBuilder {
             if value.is_zero() {
                 return Err(OtelError::Config(format!("{name} must not be zero")));
             }
+        }
+        if !(0.0..=1.0).contains(&self.sample_ratio) {
+            return Err(OtelError::Config(format!(
+                "sample_ratio must be from 0.0 to 1.0, not {}",
+                self.sample_ratio
+            )));
         }
         let resource = Resource::builder_empty()
             .with_service_name(self.service_name.clone())
@@ -241,8 +263,10 @@ impl OtelExporterBuilder {
             wait: self.shutdown_timeout,
             thread: Mutex::new(Some(thread)),
         };
+        let root = Sampler::TraceIdRatioBased(self.sample_ratio);
         let provider = SdkTracerProvider::builder()
             .with_resource(resource)
+            .with_sampler(Sampler::ParentBased(Box::new(root)))
             .with_span_processor(processor)
             .build();
         Ok(OtelExporter {
