@@ -144,6 +144,16 @@ impl Drop for Receiver {
     }
 }
 
+/// A port held by a socket that is bound but not listening: connections to it are refused,
+/// and no other process can take it while the socket lives.
+fn refusing_address() -> (socket2::Socket, SocketAddr) {
+    let held = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    let any: SocketAddr = "127.0.0.1:0".parse().unwrap();
+    held.bind(&any.into()).unwrap();
+    let address = held.local_addr().unwrap().as_socket().unwrap();
+    (held, address)
+}
+
 fn text(attributes: &[KeyValue], key: &str) -> Option<String> {
     attributes
         .iter()
@@ -422,10 +432,7 @@ fn sample_ratio_records_that_share_of_new_traces_and_follows_a_callers_decision(
         .sample_ratio(0.0)
         .start()
         .unwrap();
-    let held = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
-    let any: SocketAddr = "127.0.0.1:0".parse().unwrap();
-    held.bind(&any.into()).unwrap();
-    let refusing = held.local_addr().unwrap().as_socket().unwrap();
+    let (_held, refusing) = refusing_address();
     let client = Client::builder(&refusing.to_string()).build().unwrap();
     let subscriber = tracing_subscriber::registry().with(otel.layer());
     tracing::subscriber::with_default(subscriber, || {
@@ -478,12 +485,7 @@ fn dropping_the_guard_exports_what_is_queued() {
 
 #[test]
 fn a_receiver_that_is_down_fails_exports_without_stopping_calls() {
-    // A port held by a socket that is bound but not listening: connections to it are
-    // refused, and no other process can take it while the test runs.
-    let held = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
-    let any: SocketAddr = "127.0.0.1:0".parse().unwrap();
-    held.bind(&any.into()).unwrap();
-    let refusing = held.local_addr().unwrap().as_socket().unwrap();
+    let (_held, refusing) = refusing_address();
     let endpoint = format!("http://{refusing}");
     let otel = OtelExporter::builder()
         .endpoint(endpoint)
