@@ -2,8 +2,9 @@
 # Installs the Debian packages the workspace needs beyond a Rust toolchain, when they are
 # missing: `etcd-server` (the real etcd that ringrpc-etcd's tests start on loopback) and
 # `protobuf-compiler` with `libprotobuf-dev` (protoc and its well-known .proto files, which
-# etcd-client's build script compiles). Idempotent and quick when they are there. Uses sudo
-# when not root.
+# etcd-client's build script compiles), and `ca-certificates` (the system's root certificates,
+# which the `otel` TLS test expects to be there and not to know its private CA). Idempotent
+# and quick when they are there. Uses sudo when not root.
 set -euo pipefail
 
 protoc_works() {
@@ -20,6 +21,7 @@ protoc_works() {
 packages=()
 command -v etcd >/dev/null 2>&1 || packages+=(etcd-server)
 protoc_works || packages+=(protobuf-compiler libprotobuf-dev)
+[ -s /etc/ssl/certs/ca-certificates.crt ] || packages+=(ca-certificates)
 if [ "${#packages[@]}" -eq 0 ]; then
     exit 0
 fi
@@ -46,3 +48,4 @@ fi
 
 command -v etcd >/dev/null 2>&1 || { echo "system-deps: etcd is still not on PATH" >&2; exit 1; }
 protoc_works || { echo "system-deps: protoc still cannot compile a .proto importing descriptor.proto" >&2; exit 1; }
+[ -s /etc/ssl/certs/ca-certificates.crt ] || { echo "system-deps: /etc/ssl/certs/ca-certificates.crt is still missing" >&2; exit 1; }

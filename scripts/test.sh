@@ -8,7 +8,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 step() { printf '\n==> %s\n' "$*"; }
 
-step "Debian packages: etcd-server (etcd tests), protobuf-compiler + libprotobuf-dev (etcd-client's build)"
+step "Debian packages: etcd-server (etcd tests), protobuf-compiler + libprotobuf-dev (etcd-client's build), ca-certificates"
 scripts/system-deps.sh
 
 step "Python interop peers (thriftpy2, Apache thrift) in .venv"

@@ -72,9 +72,10 @@ impl TraceService for Collector {
     }
 }
 
-/// An OTLP/gRPC receiver on 127.0.0.1, stopped when dropped.
+/// An OTLP/gRPC receiver on 127.0.0.1 (plain, or TLS), stopped when dropped.
 struct Receiver {
     address: SocketAddr,
+    tls: bool,
     collector: Collector,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
@@ -82,6 +83,16 @@ struct Receiver {
 
 impl Receiver {
     fn start(stalled: bool) -> Receiver {
+        Receiver::start_with(stalled, None)
+    }
+
+    /// A receiver that takes only TLS connections with this configuration.
+    fn start_tls(tls: tonic::transport::ServerTlsConfig) -> Receiver {
+        Receiver::start_with(false, Some(tls))
+    }
+
+    fn start_with(stalled: bool, tls: Option<tonic::transport::ServerTlsConfig>) -> Receiver {
+        let with_tls = tls.is_some();
         let collector = Collector {
             spans: Arc::default(),
             stalled: Arc::new(tokio::sync::watch::channel(stalled).0),
@@ -101,7 +112,11 @@ impl Receiver {
                     tonic::transport::server::TcpIncoming::bind("127.0.0.1:0".parse().unwrap())
                         .unwrap();
                 bound.send(incoming.local_addr().unwrap()).unwrap();
-                tonic::transport::Server::builder()
+                let mut server = tonic::transport::Server::builder();
+                if let Some(tls) = tls {
+                    server = server.tls_config(tls).unwrap();
+                }
+                server
                     .add_service(service)
                     .serve_with_incoming_shutdown(incoming, async {
                         let _ = stopped.await;
@@ -113,6 +128,7 @@ impl Receiver {
         let address = address.recv_timeout(Duration::from_secs(10)).unwrap();
         Receiver {
             address,
+            tls: with_tls,
             collector,
             stop: Some(stop),
             thread: Some(thread),
@@ -120,7 +136,8 @@ impl Receiver {
     }
 
     fn endpoint(&self) -> String {
-        format!("http://{}", self.address)
+        let scheme = if self.tls { "https" } else { "http" };
+        format!("{scheme}://{}", self.address)
     }
 
     fn spans(&self) -> Vec<Received> {
@@ -462,6 +479,96 @@ fn sample_ratio_records_that_share_of_new_traces_and_follows_a_callers_decision(
     assert_eq!(status(&spans[0].span).0, StatusCode::Error);
 }
 
+/// A private CA, and certificates it issued: the receiver's for `localhost` and a client's.
+struct Pki {
+    ca: String,
+    server: (String, String),
+    client: (String, String),
+}
+
+impl Pki {
+    fn new() -> Pki {
+        use rcgen::{
+            BasicConstraints, CertificateParams, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
+        };
+        let ca_key = KeyPair::generate().unwrap();
+        let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+        ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        let ca = ca_params.self_signed(&ca_key).unwrap();
+        let issuer = Issuer::new(ca_params, ca_key);
+        let issue = |name: &str, usage: ExtendedKeyUsagePurpose| {
+            let key = KeyPair::generate().unwrap();
+            let mut params = CertificateParams::new(vec![name.to_owned()]).unwrap();
+            params.extended_key_usages = vec![usage];
+            let cert = params.signed_by(&key, &issuer).unwrap();
+            (cert.pem(), key.serialize_pem())
+        };
+        Pki {
+            ca: ca.pem(),
+            server: issue("localhost", ExtendedKeyUsagePurpose::ServerAuth),
+            client: issue("otel-client", ExtendedKeyUsagePurpose::ClientAuth),
+        }
+    }
+
+    fn server_tls(&self) -> tonic::transport::ServerTlsConfig {
+        let (cert, key) = &self.server;
+        tonic::transport::ServerTlsConfig::new()
+            .identity(tonic::transport::Identity::from_pem(cert, key))
+    }
+}
+
+/// Exports one span to `receiver` with `builder`'s TLS settings: the flush's outcome, `Ok`
+/// exactly when the span arrived.
+fn export_one(
+    receiver: &Receiver,
+    builder: ringrpc::otel::OtelExporterBuilder,
+) -> Result<(), OtelError> {
+    let otel = builder
+        .endpoint(receiver.endpoint())
+        // The receiver listens on 127.0.0.1; its certificate names `localhost`.
+        .tls_domain("localhost")
+        .export_timeout(Duration::from_secs(5))
+        .start()
+        .unwrap();
+    let subscriber = tracing_subscriber::registry().with(otel.layer());
+    tracing::subscriber::with_default(subscriber, || {
+        tracing::info_span!("over tls").in_scope(|| {});
+    });
+    let flushed = otel.force_flush();
+    let arrived = named(&receiver.spans(), "over tls").len() == 1;
+    assert_eq!(flushed.is_ok(), arrived, "{flushed:?}");
+    assert_eq!(otel.failed(), u64::from(!arrived));
+    flushed
+}
+
+#[test]
+fn spans_reach_a_tls_receiver_that_the_exporter_trusts() {
+    let pki = Pki::new();
+    let receiver = Receiver::start_tls(pki.server_tls());
+    assert!(receiver.endpoint().starts_with("https://"));
+    // The system's roots do not know the private CA: the handshake fails, the export with it.
+    let error = export_one(&receiver, OtelExporter::builder()).unwrap_err();
+    assert!(error.to_string().contains("UnknownIssuer"), "{error}");
+    let trusting = OtelExporter::builder().ca_certificate_pem(pki.ca.clone());
+    export_one(&receiver, trusting).unwrap();
+}
+
+#[test]
+fn a_receiver_that_asks_for_client_certificates_gets_the_exporters() {
+    let pki = Pki::new();
+    let ca = tonic::transport::Certificate::from_pem(&pki.ca);
+    let receiver = Receiver::start_tls(pki.server_tls().client_ca_root(ca));
+    let trusting = || OtelExporter::builder().ca_certificate_pem(pki.ca.clone());
+    let refused = export_one(&receiver, trusting());
+    assert!(refused.is_err(), "no client certificate, yet {refused:?}");
+    let (cert, key) = &pki.client;
+    export_one(
+        &receiver,
+        trusting().client_identity_pem(cert.clone(), key.clone()),
+    )
+    .unwrap();
+}
+
 #[test]
 fn dropping_the_guard_exports_what_is_queued() {
     let receiver = Receiver::start(false);
@@ -505,7 +612,6 @@ fn a_receiver_that_is_down_fails_exports_without_stopping_calls() {
 fn bad_settings_are_refused_by_name() {
     for (endpoint, reason) in [
         ("127.0.0.1:4317", "expected http://host:port"),
-        ("https://collector:4317", "https needs TLS"),
         ("grpc://collector:4317", "scheme `grpc`"),
         ("http://", "no host"),
         ("http://:4317", "no host"),
@@ -529,6 +635,40 @@ fn bad_settings_are_refused_by_name() {
         error,
         OtelError::Config("queue_capacity must be at least 1".into())
     );
+    let error = OtelExporter::builder()
+        .endpoint("http://collector:4317")
+        .tls_domain("collector")
+        .start()
+        .unwrap_err();
+    assert!(
+        matches!(&error, OtelError::Config(what) if what.contains("need an https:// endpoint")),
+        "{error}"
+    );
+    // TLS material that is not what it claims is refused at start, by setting.
+    let key = "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n";
+    for (builder, reason) in [
+        (
+            OtelExporter::builder().ca_certificate_pem("not a certificate"),
+            "ca_certificate_pem #1: no PEM certificate in it",
+        ),
+        (
+            OtelExporter::builder().client_identity_pem("not a certificate", key),
+            "client_identity_pem: no PEM certificate in the certificate chain",
+        ),
+        (
+            OtelExporter::builder().client_identity_pem(Pki::new().client.0, "not a key"),
+            "client_identity_pem: no PEM private key",
+        ),
+    ] {
+        let error = builder
+            .endpoint("https://collector:4317")
+            .start()
+            .unwrap_err();
+        assert!(
+            matches!(&error, OtelError::Config(what) if what.starts_with(reason)),
+            "{reason}: {error}"
+        );
+    }
     for ratio in [-0.1, 1.5, f64::NAN] {
         let error = OtelExporter::builder()
             .sample_ratio(ratio)
@@ -540,7 +680,12 @@ fn bad_settings_are_refused_by_name() {
         );
     }
     // Good endpoints start (the client connects lazily, so nothing needs to listen).
-    for endpoint in ["http://127.0.0.1:9", "http://[::1]:9", "http://localhost"] {
+    for endpoint in [
+        "http://127.0.0.1:9",
+        "http://[::1]:9",
+        "http://localhost",
+        "https://collector:4317",
+    ] {
         let otel = OtelExporter::builder().endpoint(endpoint).start();
         assert!(otel.is_ok(), "{endpoint}: {:?}", otel.err());
     }

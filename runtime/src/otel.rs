@@ -15,6 +15,8 @@
 //! span is a child of the caller's `traceparent`, a client's `rpc.client` span a child of
 //! the current span (or of the [`MetaInfo`](crate::MetaInfo) scope's trace, or a new
 //! trace's root), and the `traceparent` a call sends names the `rpc.client` span itself.
+//! The `otel-tls` feature adds `https://` receivers: the system's roots or a private CA,
+//! and client certificates for mutual TLS.
 //! [`sample_ratio`](OtelExporterBuilder::sample_ratio) records a share of new traces; a
 //! trace begun elsewhere keeps its own decision. A failed call's spans carry an error
 //! status and `error.type`.
@@ -120,6 +122,82 @@ pub struct OtelExporterBuilder {
     export_timeout: Duration,
     shutdown_timeout: Duration,
     sample_ratio: f64,
+    #[cfg(feature = "otel-tls")]
+    tls: TlsSettings,
+}
+
+/// The TLS settings of an `https://` endpoint (`otel-tls` feature).
+#[cfg(feature = "otel-tls")]
+#[derive(Debug, Clone, Default)]
+struct TlsSettings {
+    /// PEM certificates of the CAs to trust instead of the system's roots.
+    ca_pem: Vec<Vec<u8>>,
+    /// The name the receiver's certificate must carry, if not the endpoint's host.
+    domain: Option<String>,
+    /// The client's certificate chain and private key (PEM), for mutual TLS.
+    identity: Option<(Vec<u8>, Vec<u8>)>,
+}
+
+#[cfg(feature = "otel-tls")]
+impl TlsSettings {
+    fn is_set(&self) -> bool {
+        !self.ca_pem.is_empty() || self.domain.is_some() || self.identity.is_some()
+    }
+
+    /// Each CA is at least one PEM certificate, the identity a certificate chain and a
+    /// private key: checked at start, since tonic skips what it cannot parse (and a CA
+    /// skipped would only show as failed handshakes).
+    fn check(&self) -> Result<(), OtelError> {
+        use rustls_pki_types::pem::PemObject;
+        use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+        let certificates = |pem: &[u8]| -> Result<usize, String> {
+            let parsed: Result<Vec<_>, _> = CertificateDer::pem_slice_iter(pem).collect();
+            match parsed {
+                Ok(certificates) if certificates.is_empty() => Err("none found".to_owned()),
+                Ok(certificates) => Ok(certificates.len()),
+                Err(e) => Err(e.to_string()),
+            }
+        };
+        for (index, pem) in self.ca_pem.iter().enumerate() {
+            certificates(pem).map_err(|e| {
+                OtelError::Config(format!(
+                    "ca_certificate_pem #{}: no PEM certificate in it ({e})",
+                    index + 1
+                ))
+            })?;
+        }
+        if let Some((chain, key)) = &self.identity {
+            certificates(chain).map_err(|e| {
+                OtelError::Config(format!(
+                    "client_identity_pem: no PEM certificate in the certificate chain ({e})"
+                ))
+            })?;
+            PrivateKeyDer::from_pem_slice(key).map_err(|e| {
+                OtelError::Config(format!(
+                    "client_identity_pem: no PEM private key (PKCS#8, PKCS#1 or SEC1) in the \
+                     key ({e})"
+                ))
+            })?;
+        }
+        Ok(())
+    }
+
+    /// tonic's client TLS configuration: the CAs given, else the system's roots.
+    fn client_config(&self) -> opentelemetry_otlp::tonic_types::transport::ClientTlsConfig {
+        use opentelemetry_otlp::tonic_types::transport::{Certificate, ClientTlsConfig, Identity};
+        let mut config = if self.ca_pem.is_empty() {
+            ClientTlsConfig::new().with_native_roots()
+        } else {
+            ClientTlsConfig::new().ca_certificates(self.ca_pem.iter().map(Certificate::from_pem))
+        };
+        if let Some(domain) = &self.domain {
+            config = config.domain_name(domain.clone());
+        }
+        if let Some((cert, key)) = &self.identity {
+            config = config.identity(Identity::from_pem(cert, key));
+        }
+        config
+    }
 }
 
 impl Default for OtelExporterBuilder {
@@ -133,13 +211,17 @@ impl Default for OtelExporterBuilder {
             export_timeout: Duration::from_secs(10),
             shutdown_timeout: Duration::from_secs(5),
             sample_ratio: 1.0,
+            #[cfg(feature = "otel-tls")]
+            tls: TlsSettings::default(),
         }
     }
 }
 
 impl OtelExporterBuilder {
-    /// The OTLP/gRPC receiver (a collector, Jaeger, …): `http://host:port`. Default
-    /// `http://127.0.0.1:4317`. There is no TLS: `https://` is refused.
+    /// The OTLP/gRPC receiver (a collector, Jaeger, …): `http://host:port`, or
+    /// `https://host:port` with the `otel-tls` feature (TLS, checking the receiver's
+    /// certificate against the system's root certificates, or against the CAs given by
+    /// [`ca_certificate_pem`](Self::ca_certificate_pem)). Default `http://127.0.0.1:4317`.
     pub fn endpoint(mut self, endpoint: impl Into<String>) -> Self {
         self.endpoint = endpoint.into();
         self
@@ -193,10 +275,54 @@ impl OtelExporterBuilder {
         self
     }
 
+    /// Trusts the CA whose certificate this is (PEM), instead of the system's roots, when
+    /// checking an `https://` receiver's certificate: for a collector behind a private CA
+    /// (as the OpenTelemetry Collector's `ca_file`). May be given several times, one CA
+    /// each. `otel-tls` feature.
+    #[cfg(feature = "otel-tls")]
+    pub fn ca_certificate_pem(mut self, pem: impl Into<Vec<u8>>) -> Self {
+        self.tls.ca_pem.push(pem.into());
+        self
+    }
+
+    /// The name the receiver's certificate must be issued to, when it is not the endpoint's
+    /// host (an endpoint given by IP address, say). `otel-tls` feature.
+    #[cfg(feature = "otel-tls")]
+    pub fn tls_domain(mut self, name: impl Into<String>) -> Self {
+        self.tls.domain = Some(name.into());
+        self
+    }
+
+    /// Presents this certificate chain and private key (both PEM) to a receiver that asks
+    /// for client certificates (mutual TLS). `otel-tls` feature.
+    #[cfg(feature = "otel-tls")]
+    pub fn client_identity_pem(
+        mut self,
+        certificate_chain: impl Into<Vec<u8>>,
+        private_key: impl Into<Vec<u8>>,
+    ) -> Self {
+        self.tls.identity = Some((certificate_chain.into(), private_key.into()));
+        self
+    }
+
     /// Checks the settings, starts the side thread and its OTLP client (which connects
     /// lazily: a receiver that is down only makes exports fail).
     pub fn start(self) -> Result<OtelExporter, OtelError> {
         check_endpoint(&self.endpoint)?;
+        #[cfg(feature = "otel-tls")]
+        self.tls.check()?;
+        #[cfg(feature = "otel-tls")]
+        let tls = match (self.endpoint.starts_with("https://"), self.tls.is_set()) {
+            (true, _) => Some(self.tls.client_config()),
+            (false, false) => None,
+            (false, true) => {
+                return Err(OtelError::Config(format!(
+                    "TLS settings (CA certificate, TLS domain, client identity) need an \
+                     https:// endpoint, not `{}`",
+                    self.endpoint
+                )));
+            }
+        };
         for (name, value) in [
             ("queue_capacity", self.queue_capacity),
             ("max_batch", self.max_batch),
@@ -237,6 +363,8 @@ impl OtelExporterBuilder {
             max_batch: self.max_batch,
             batch_interval: self.batch_interval,
             export_timeout: self.export_timeout,
+            #[cfg(feature = "otel-tls")]
+            tls,
         };
         let thread = std::thread::Builder::new()
             .name("ringrpc-otel".to_owned())
@@ -277,7 +405,8 @@ impl OtelExporterBuilder {
     }
 }
 
-/// `endpoint` is `http://host[:port][/path]` with a host and, if given, a numeric port.
+/// `endpoint` is `http://host[:port][/path]` (or `https://…` with the `otel-tls` feature)
+/// with a host and, if given, a numeric port.
 fn check_endpoint(endpoint: &str) -> Result<(), OtelError> {
     let refuse = |reason: &str| {
         Err(OtelError::Endpoint {
@@ -287,10 +416,15 @@ fn check_endpoint(endpoint: &str) -> Result<(), OtelError> {
     };
     let rest = match endpoint.split_once("://") {
         Some(("http", rest)) => rest,
+        #[cfg(feature = "otel-tls")]
+        Some(("https", rest)) => rest,
+        #[cfg(not(feature = "otel-tls"))]
         Some(("https", _)) => {
-            return refuse("https needs TLS, which ringrpc's OTLP exporter is built without");
+            return refuse("https needs TLS: build ringrpc with its `otel-tls` feature");
         }
-        Some((scheme, _)) => return refuse(&format!("scheme `{scheme}` is not http")),
+        Some((scheme, _)) => {
+            return refuse(&format!("scheme `{scheme}` is neither http nor https"));
+        }
         None => return refuse("expected http://host:port"),
     };
     let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
@@ -492,6 +626,8 @@ struct SideThread {
     max_batch: usize,
     batch_interval: Duration,
     export_timeout: Duration,
+    #[cfg(feature = "otel-tls")]
+    tls: Option<opentelemetry_otlp::tonic_types::transport::ClientTlsConfig>,
 }
 
 impl SideThread {
@@ -511,11 +647,16 @@ impl SideThread {
         };
         runtime.block_on(async move {
             // The channel connects lazily, but is built inside the runtime.
-            let built = opentelemetry_otlp::SpanExporter::builder()
+            let builder = opentelemetry_otlp::SpanExporter::builder()
                 .with_tonic()
                 .with_endpoint(self.endpoint.clone())
-                .with_timeout(self.export_timeout)
-                .build();
+                .with_timeout(self.export_timeout);
+            #[cfg(feature = "otel-tls")]
+            let builder = match self.tls.take() {
+                Some(tls) => opentelemetry_otlp::WithTonicConfig::with_tls_config(builder, tls),
+                None => builder,
+            };
+            let built = builder.build();
             let mut exporter = match built {
                 Ok(exporter) => exporter,
                 Err(e) => {
