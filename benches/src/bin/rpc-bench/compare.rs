@@ -262,7 +262,9 @@ pub(crate) fn compare(a: CompareArgs) -> BenchResult<()> {
         }
     }
     println!();
-    print_targets(&medians, &a.payloads, contenders.contains(&Contender::Volo));
+    for line in target_lines(&medians, &a.payloads, contenders.contains(&Contender::Volo)) {
+        println!("{line}");
+    }
     Ok(())
 }
 
@@ -549,13 +551,17 @@ impl std::fmt::Display for Goal {
     }
 }
 
-/// Issue #4's targets, each with the measured ratio and its per-round ratios.
-fn print_targets(m: &Medians<'_>, payloads: &[usize], with_peers: bool) {
-    println!("| target | payload | measured | per round: median (range) | goal | met |");
-    println!("|---|---|---|---|---|---|");
+/// Issue #4's targets, each with the measured ratio and its per-round ratios: the lines of
+/// a markdown table.
+fn target_lines(m: &Medians<'_>, payloads: &[usize], with_peers: bool) -> Vec<String> {
+    let lines = std::cell::RefCell::new(vec![
+        "| target | payload | measured | per round: median (range) | goal | met |".to_owned(),
+        "|---|---|---|---|---|---|".to_owned(),
+    ]);
     let line = |target: &str, payload: usize, (measured, rounds): (f64, String), goal: Goal| {
         let met = goal.met(measured);
-        println!("| {target} | {payload} | {measured:.2} | {rounds} | {goal} | {met} |");
+        let text = format!("| {target} | {payload} | {measured:.2} | {rounds} | {goal} | {met} |");
+        lines.borrow_mut().push(text);
     };
     use Contender::*;
     use Goal::*;
@@ -603,7 +609,8 @@ fn print_targets(m: &Medians<'_>, payloads: &[usize], with_peers: bool) {
             let reference =
                 format!("reference, not a target: raw floor CPU/req ÷ volo-thrift under {client}");
             let (measured, rounds) = cpu(floor, volo);
-            println!("| {reference} | {p} | {measured:.2} | {rounds} | – | – |");
+            let text = format!("| {reference} | {p} | {measured:.2} | {rounds} | – | – |");
+            lines.borrow_mut().push(text);
         }
         let p99s = ratio(ours, volo, PingPong, p99);
         line("ping-pong p99 ÷ volo-thrift", p, p99s, AtMost(1.0));
@@ -618,5 +625,131 @@ fn print_targets(m: &Medians<'_>, payloads: &[usize], with_peers: bool) {
                 AtLeast(2.0),
             );
         }
+    }
+    lines.into_inner()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// One run's row: the figures the targets read.
+    fn run(server: &str, mode: &str, raw_client: bool, cpu: f64, p99: u64, qps: f64) -> Row {
+        let suffix = if raw_client { RAW_CLIENT_SUFFIX } else { "" };
+        Row {
+            server: server.to_owned(),
+            mode: mode.to_owned(),
+            setup: format!("io_uring/tcp/binary/framed{suffix}"),
+            payload: 64,
+            server_cpu_us_per_req: Some(cpu),
+            p99_us: p99,
+            qps,
+            ..Row::default()
+        }
+    }
+
+    /// Two rounds of every cell `compare` runs with peers, at 64 B.
+    fn two_rounds() -> Vec<Row> {
+        let mut rows = Vec::new();
+        for round in 0..2 {
+            let r = |a: f64, b: f64| if round == 0 { a } else { b };
+            rows.extend([
+                run("ringrpc", "pingpong", false, r(5.0, 6.0), 400, 180e3),
+                run("ringrpc", "pingpong", true, r(4.8, 4.9), 380, 190e3),
+                run("raw-echo", "pingpong", false, r(4.5, 5.1), 350, 200e3),
+                run("volo-thrift", "pingpong", false, r(7.1, 8.1), 500, 140e3),
+                run("volo-thrift", "pingpong", true, r(7.3, 7.7), 520, 130e3),
+                run("tonic", "pingpong", false, r(16.3, 16.3), 1300, 55e3),
+                run("ringrpc", "mux", false, r(0.8, 0.8), 100, r(1.0e6, 1.1e6)),
+                run("raw-echo", "mux", false, r(0.4, 0.4), 80, 1.0e6),
+                run("volo-thrift", "mux", false, r(8.3, 8.3), 600, 1.2e5),
+                run("tonic", "mux", false, r(6.1, 6.1), 900, 8.0e4),
+            ]);
+        }
+        rows
+    }
+
+    fn line<'a>(lines: &'a [String], target: &str) -> &'a str {
+        let prefix = format!("| {target} | 64 |");
+        lines
+            .iter()
+            .find(|l| l.starts_with(&prefix))
+            .unwrap_or_else(|| panic!("no line {prefix}: {lines:#?}"))
+    }
+
+    #[test]
+    fn targets_are_ratios_of_medians_with_per_round_ratios_and_a_verdict() {
+        let rows = two_rounds();
+        let lines = target_lines(&Medians { rows: &rows }, &[64], true);
+        // ringrpc 5.5 (5.0, 6.0) against the floor 4.8 (4.5, 5.1): 1.15; rounds 1.11, 1.18.
+        assert_eq!(
+            line(&lines, "ping-pong CPU/req ÷ raw floor"),
+            "| ping-pong CPU/req ÷ raw floor | 64 | 1.15 | 1.14 (1.11–1.18) | ≤ 1.15 | yes |"
+        );
+        let expected = [
+            // 4.85 against 4.8.
+            (
+                "ping-pong CPU/req ÷ raw floor, all under the raw client",
+                "1.01 | 1.01 (0.96–1.07) | ≤ 1.15 | yes",
+            ),
+            // 5.5 against volo-thrift's 7.6; under the raw client 4.85 against 7.5.
+            (
+                "ping-pong CPU/req ÷ volo-thrift",
+                "0.72 | 0.72 (0.70–0.74) | ≤ 0.65 | no",
+            ),
+            (
+                "ping-pong CPU/req ÷ volo-thrift, both under the raw client",
+                "0.65 | 0.65 (0.64–0.66) | ≤ 0.65 | yes",
+            ),
+            // The floor against volo-thrift under each client: 4.8 ÷ 7.6 and 4.8 ÷ 7.5.
+            (
+                "reference, not a target: raw floor CPU/req ÷ volo-thrift under ringrpc's client",
+                "0.63 | 0.63 (0.63–0.63) | – | –",
+            ),
+            (
+                "reference, not a target: raw floor CPU/req ÷ volo-thrift under the raw client",
+                "0.64 | 0.64 (0.62–0.66) | – | –",
+            ),
+            (
+                "ping-pong p99 ÷ volo-thrift",
+                "0.80 | 0.80 (0.80–0.80) | ≤ 1 | yes",
+            ),
+            ("mux CPU/req, µs", "0.80 | – | ≤ 1.5 | yes"),
+            // 1.05M against 120k calls per second.
+            (
+                "mux QPS ÷ volo-thrift mux",
+                "8.75 | 8.75 (8.33–9.17) | ≥ 5 | yes",
+            ),
+            (
+                "tonic CPU/req ÷ ringrpc, pingpong",
+                "2.96 | 2.99 (2.72–3.26) | ≥ 2 | yes",
+            ),
+            (
+                "tonic CPU/req ÷ ringrpc, mux",
+                "7.62 | 7.62 (7.62–7.62) | ≥ 2 | yes",
+            ),
+        ];
+        for (target, figures) in expected {
+            assert_eq!(
+                line(&lines, target),
+                format!("| {target} | 64 | {figures} |")
+            );
+        }
+        assert_eq!(lines.len(), 2 + expected.len() + 1, "{lines:#?}");
+    }
+
+    #[test]
+    fn without_peers_only_the_floor_and_mux_targets_are_printed() {
+        let rows: Vec<Row> = two_rounds()
+            .into_iter()
+            .filter(|r| r.server == "ringrpc" || r.server == "raw-echo")
+            .collect();
+        let lines = target_lines(&Medians { rows: &rows }, &[64], false);
+        assert_eq!(lines.len(), 2 + 3, "{lines:#?}");
+        assert!(
+            lines
+                .iter()
+                .all(|l| !l.contains("volo") && !l.contains("tonic"))
+        );
     }
 }
