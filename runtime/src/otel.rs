@@ -150,13 +150,14 @@ impl TlsSettings {
     fn check(&self) -> Result<(), OtelError> {
         use rustls_pki_types::pem::PemObject;
         use rustls_pki_types::{CertificateDer, PrivateKeyDer};
-        let certificates = |pem: &[u8]| -> Result<usize, String> {
-            let parsed: Result<Vec<_>, _> = CertificateDer::pem_slice_iter(pem).collect();
-            match parsed {
-                Ok(certificates) if certificates.is_empty() => Err("none found".to_owned()),
-                Ok(certificates) => Ok(certificates.len()),
-                Err(e) => Err(e.to_string()),
+        // At least one certificate, and none that fails to parse.
+        let certificates = |pem: &[u8]| -> Result<(), String> {
+            let mut found = false;
+            for certificate in CertificateDer::pem_slice_iter(pem) {
+                certificate.map_err(|e| e.to_string())?;
+                found = true;
             }
+            found.then_some(()).ok_or_else(|| "none found".to_owned())
         };
         for (index, pem) in self.ca_pem.iter().enumerate() {
             certificates(pem).map_err(|e| {
