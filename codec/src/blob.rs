@@ -1,6 +1,7 @@
 //! [`Blob`]: an immutable byte string that is cheap to clone — a view into one slot of a
-//! buffer pool ([`SlotRefs`]), a [`Bytes`], or static bytes — and [`SlotRefs`], the
-//! reference count a pool keeps per slot.
+//! buffer pool ([`SlotRefs`]), a [`Bytes`], or static bytes — [`SlotRefs`], the reference
+//! count a pool keeps per slot, and [`BlobRef`], a borrowed `Blob` or `Bytes` that views are
+//! taken from.
 //!
 //! Decoded `binary` fields are `Blob`s and [`BytesStr`](crate::BytesStr) wraps one, so a
 //! message read into a pooled slot (ringrpc's per-core mmap `BufPool`) points into that slot:
@@ -45,6 +46,7 @@ impl SlotView {
     /// # Safety
     ///
     /// As [`Blob::from_slot`].
+    #[inline]
     unsafe fn new(refs: NonNull<SlotRefs>, ptr: NonNull<u8>, len: usize) -> Self {
         // SAFETY: `refs` is valid and counted by the caller (`Blob::from_slot`'s contract).
         unsafe { refs.as_ref() }.retain();
@@ -53,6 +55,7 @@ impl SlotView {
 }
 
 impl Clone for SlotView {
+    #[inline]
     fn clone(&self) -> Self {
         // SAFETY: this view holds a count, so `refs` is valid and the slot live; its bytes
         // stay unwritten while the new view lives.
@@ -61,6 +64,7 @@ impl Clone for SlotView {
 }
 
 impl Drop for SlotView {
+    #[inline]
     fn drop(&mut self) {
         // SAFETY: this view owns one count of `refs`, given back here exactly once.
         unsafe { SlotRefs::release(self.refs) };
@@ -163,6 +167,27 @@ impl Blob {
         }
     }
 
+    /// A view of the `len` bytes at `start`, which the caller has checked lie inside these
+    /// bytes and are not empty: the decoder's path, without [`slice`](Self::slice)'s range
+    /// arithmetic (a view taken per decoded string).
+    #[inline]
+    pub(crate) fn view(&self, start: usize, len: usize) -> Self {
+        debug_assert!(len != 0 && start <= self.len() && len <= self.len() - start);
+        match &self.0 {
+            Repr::Shared(bytes) => Blob(Repr::Shared(bytes.slice(start..start + len))),
+            // SAFETY: this view holds a count of `refs` (so the call's caller does), and
+            // `start..start + len` lies inside this view's bytes (the caller checked), which
+            // lie inside the slot.
+            Repr::Slot(view) => unsafe {
+                Blob(Repr::Slot(SlotView::new(
+                    view.refs,
+                    view.ptr.add(start),
+                    len,
+                )))
+            },
+        }
+    }
+
     /// A view of `subset`, which must lie inside these bytes (as from a parser that returns
     /// slices of its input), sharing their memory.
     ///
@@ -233,6 +258,7 @@ impl Blob {
 }
 
 impl Clone for Blob {
+    #[inline]
     fn clone(&self) -> Self {
         match &self.0 {
             Repr::Shared(bytes) => Blob(Repr::Shared(bytes.clone())),
@@ -456,6 +482,52 @@ impl<'a> IntoIterator for &'a Blob {
     }
 }
 
+/// A borrowed [`Blob`] or [`Bytes`]: what a decoder reads and takes its views from.
+///
+/// Reading through it and taking views costs no reference count of its own: each view
+/// counts itself (one atomic increment), and the input needs no clone for the decode's
+/// duration. Made with `From` from `&Blob` or `&Bytes`.
+#[derive(Debug, Clone, Copy)]
+pub enum BlobRef<'a> {
+    /// A borrowed blob (a pooled slot, heap or static bytes).
+    Blob(&'a Blob),
+    /// Borrowed `Bytes`, so decoding from a `Bytes` neither clones nor converts it.
+    Bytes(&'a Bytes),
+}
+
+impl BlobRef<'_> {
+    /// The bytes.
+    #[inline]
+    pub fn as_slice(&self) -> &[u8] {
+        match self {
+            BlobRef::Blob(blob) => blob.as_slice(),
+            BlobRef::Bytes(bytes) => bytes,
+        }
+    }
+
+    /// A view of the `len` bytes at `start`, which the caller has checked lie inside these
+    /// bytes and are not empty (see [`Blob::view`]).
+    #[inline]
+    pub(crate) fn view(&self, start: usize, len: usize) -> Blob {
+        match self {
+            BlobRef::Blob(blob) => blob.view(start, len),
+            BlobRef::Bytes(bytes) => Blob(Repr::Shared(bytes.slice(start..start + len))),
+        }
+    }
+}
+
+impl<'a> From<&'a Blob> for BlobRef<'a> {
+    fn from(blob: &'a Blob) -> Self {
+        BlobRef::Blob(blob)
+    }
+}
+
+impl<'a> From<&'a Bytes> for BlobRef<'a> {
+    fn from(bytes: &'a Bytes) -> Self {
+        BlobRef::Bytes(bytes)
+    }
+}
+
 /// The reference count of one slot of a buffer pool, shared by every [`Blob`] viewing the
 /// slot and by the pool while it writes into the slot.
 ///
@@ -492,6 +564,7 @@ impl SlotRefs {
     }
 
     /// Takes one count.
+    #[inline]
     pub fn retain(&self) {
         // Relaxed like `Arc::clone`: a new count is taken from an existing one, so the slot
         // cannot be freed concurrently.
@@ -508,15 +581,30 @@ impl SlotRefs {
     ///
     /// The caller owns a count of the `SlotRefs` at `this` (taken with
     /// [`retain`](Self::retain) or held by a [`Blob`]) and gives it up.
+    #[inline]
     pub unsafe fn release(this: NonNull<SlotRefs>) {
         // SAFETY: the caller's count keeps `this` valid until the decrement below.
         let refs = unsafe { this.as_ref() };
         if refs.count.fetch_sub(1, Ordering::Release) != 1 {
             return;
         }
+        // SAFETY: this call took the count from one to zero.
+        unsafe { SlotRefs::free(this) }
+    }
+
+    /// Runs `on_free` for a count that has just fallen to zero: out of line, since a view's
+    /// drop (inlined where views are dropped) rarely is the last.
+    ///
+    /// # Safety
+    ///
+    /// The caller took the count of the `SlotRefs` at `this` from one to zero.
+    #[inline(never)]
+    unsafe fn free(this: NonNull<SlotRefs>) {
         // Like `Arc`'s drop: every view's use of the slot happens before it is reused.
         fence(Ordering::Acquire);
-        let on_free = refs.on_free;
+        // SAFETY: the count just reached zero and `on_free` has not run for this round, so
+        // the pool keeps the counter where it is until it does.
+        let on_free = unsafe { this.as_ref() }.on_free;
         // SAFETY: the count is zero, so this is the one call for this round; the pool's
         // `on_free` accepts a pointer to its counter from any thread (`new`'s contract).
         unsafe { on_free(this) };
@@ -608,6 +696,34 @@ mod tests {
         assert_eq!(slot.freed.load(Ordering::Relaxed), 0, "one view is left");
         drop(ell);
         assert_eq!(slot.refs.count(), 0);
+        assert_eq!(slot.freed.load(Ordering::Relaxed), 1);
+    }
+
+    #[test]
+    fn decoder_views_share_memory_and_count_their_slot() {
+        let slot = test_slot();
+        let all = view(&slot, 0, 16);
+        let pooled = BlobRef::from(&all).view(7, 6);
+        assert_eq!(pooled, b"pooled");
+        assert_eq!(pooled.as_ptr(), slot.bytes[7..].as_ptr());
+        assert_eq!(slot.refs.count(), 2);
+        let heap = Bytes::from(b"hello, heap".to_vec());
+        let from_bytes = BlobRef::from(&heap).view(7, 4);
+        assert_eq!(from_bytes, b"heap");
+        assert_eq!(from_bytes.as_ptr(), heap[7..].as_ptr());
+        let shared = Blob::from(heap.clone());
+        assert_eq!(BlobRef::from(&shared).view(0, 5).as_ptr(), heap.as_ptr());
+        assert_eq!(
+            BlobRef::from(&heap).as_slice(),
+            BlobRef::from(&shared).as_slice()
+        );
+        drop(all);
+        assert_eq!(
+            slot.freed.load(Ordering::Relaxed),
+            0,
+            "the view keeps the slot"
+        );
+        drop(pooled);
         assert_eq!(slot.freed.load(Ordering::Relaxed), 1);
     }
 

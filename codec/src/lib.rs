@@ -4,7 +4,7 @@
 //!   written) and [`Compact`]. They are zero-sized types used as generic parameters, so every
 //!   encode and decode path is monomorphised: no `dyn` on the hot path.
 //! - **Values** ([`Encode`], [`Decode`]): what generated code implements. Decoding reads from
-//!   a [`Blob`]; `string` fields decode to [`BytesStr`] and `binary` fields to [`Blob`],
+//!   a [`Blob`] or [`Bytes`] in place ([`BlobRef`]); `string` fields decode to [`BytesStr`] and `binary` fields to [`Blob`],
 //!   both views into the input (no copy, no allocation per field). A `Blob` is a view into a
 //!   pooled buffer slot ([`SlotRefs`]), a [`Bytes`], or static bytes. [`Encode::encoded_len`] gives
 //!   the exact encoded size before a single byte is written.
@@ -40,7 +40,7 @@ pub mod ttype;
 pub mod value;
 
 pub use app_exception::{ApplicationErrorKind, ApplicationException};
-pub use blob::{Blob, SlotRefs};
+pub use blob::{Blob, BlobRef, SlotRefs};
 pub use bytes::{Bytes, BytesMut};
 pub use bytes_str::BytesStr;
 pub use error::{DecodeError, DecodeErrorKind, EncodeError, PathSegment};
@@ -68,21 +68,83 @@ pub fn to_bytes<P: Protocol, T: Encode + ?Sized>(value: &T) -> Result<Bytes, Enc
 
 /// Decodes one `T` from the whole of `bytes` with protocol `P` and the default limits.
 ///
-/// `string` and `binary` fields of the result are views into `bytes` (a `Blob`, or a
-/// `Bytes` converted without copying). Bytes left over after the value are an error
+/// `bytes` is a `&Blob` or `&Bytes` (read in place), or anything a [`Blob`] is made from
+/// ([`DecodeInput`]). `string` and `binary` fields of the result are views into it, never
+/// copies. Bytes left over after the value are an error
 /// ([`DecodeErrorKind::TrailingBytes`]).
-pub fn from_bytes<P: Protocol, T: Decode>(bytes: impl Into<Blob>) -> Result<T, DecodeError> {
+pub fn from_bytes<P: Protocol, T: Decode>(bytes: impl DecodeInput) -> Result<T, DecodeError> {
     from_bytes_with_limits::<P, T>(bytes, DecodeLimits::default())
 }
 
 /// [`from_bytes`] with explicit [`DecodeLimits`].
 pub fn from_bytes_with_limits<P: Protocol, T: Decode>(
-    bytes: impl Into<Blob>,
+    bytes: impl DecodeInput,
     limits: DecodeLimits,
 ) -> Result<T, DecodeError> {
-    let bytes = bytes.into();
-    let mut reader = P::reader(&bytes, limits);
-    let value = T::decode(&mut reader)?;
-    reader.finish()?;
-    Ok(value)
+    bytes.with_ref(|input| {
+        let mut reader = P::reader(input, limits);
+        let value = T::decode(&mut reader)?;
+        reader.finish()?;
+        Ok(value)
+    })
+}
+
+/// Bytes [`from_bytes`] decodes from: borrowed ones (`&Blob`, `&Bytes`) are read in place,
+/// without a reference count taken for the decode; owned ones (a `Blob`, `Bytes`, `Vec<u8>`,
+/// `String`, static bytes, …) are kept for the decode's duration.
+pub trait DecodeInput {
+    /// Calls `f` with these bytes, borrowed.
+    fn with_ref<R>(self, f: impl FnOnce(BlobRef<'_>) -> R) -> R;
+}
+
+impl DecodeInput for &Blob {
+    #[inline]
+    fn with_ref<R>(self, f: impl FnOnce(BlobRef<'_>) -> R) -> R {
+        f(BlobRef::Blob(self))
+    }
+}
+
+impl DecodeInput for &Bytes {
+    #[inline]
+    fn with_ref<R>(self, f: impl FnOnce(BlobRef<'_>) -> R) -> R {
+        f(BlobRef::Bytes(self))
+    }
+}
+
+impl DecodeInput for Bytes {
+    #[inline]
+    fn with_ref<R>(self, f: impl FnOnce(BlobRef<'_>) -> R) -> R {
+        f(BlobRef::Bytes(&self))
+    }
+}
+
+/// Owned inputs become a [`Blob`] without copying, as `Blob`'s `From` impls do.
+macro_rules! owned_decode_input {
+    ($($input:ty),* $(,)?) => {$(
+        impl DecodeInput for $input {
+            #[inline]
+            fn with_ref<R>(self, f: impl FnOnce(BlobRef<'_>) -> R) -> R {
+                let blob = Blob::from(self);
+                f(BlobRef::Blob(&blob))
+            }
+        }
+    )*};
+}
+
+owned_decode_input!(
+    Blob,
+    BytesMut,
+    Vec<u8>,
+    Box<[u8]>,
+    String,
+    &'static [u8],
+    &'static str,
+);
+
+impl<const N: usize> DecodeInput for &'static [u8; N] {
+    #[inline]
+    fn with_ref<R>(self, f: impl FnOnce(BlobRef<'_>) -> R) -> R {
+        let blob = Blob::from_static(self);
+        f(BlobRef::Blob(&blob))
+    }
 }

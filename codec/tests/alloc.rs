@@ -41,6 +41,13 @@ fn check<P: Protocol>() {
     assert_eq!(decoded, value);
     assert!(shared.as_ptr_range().contains(&decoded.p.s.as_ptr()));
 
+    // From `Bytes`, read in place (no clone of the input, no conversion): views too.
+    let (count, decoded) =
+        allocations_during(|| ringrpc_codec::from_bytes::<P, PrimitivesArgs>(&encoded).unwrap());
+    assert_eq!(count, 0, "{:?}: decoding from &Bytes allocated", P::ID);
+    assert_eq!(decoded, value);
+    assert!(encoded.as_ptr_range().contains(&decoded.p.bin.as_ptr()));
+
     // Message headers too: the method name is a view.
     let mut framed = Vec::new();
     {

@@ -711,5 +711,5 @@ fn unframed_scanning_waits_then_rejects_oversized_messages() {
 fn a_struct_of_the_wrong_type_at_the_top_is_an_error() {
     // Decoding a bare i32 as a struct reads garbage field headers: a clean error, no panic.
     let bytes = to_bytes::<Binary, _>(&0x7f7f7f7fi32).unwrap();
-    assert!(Inner::decode(&mut Binary::reader(&bytes.into(), DecodeLimits::default())).is_err());
+    assert!(Inner::decode(&mut Binary::reader(&bytes, DecodeLimits::default())).is_err());
 }

@@ -69,6 +69,64 @@ fn every_shape_round_trips() {
 }
 
 #[test]
+fn from_bytes_reads_borrowed_and_owned_inputs_alike() {
+    let value = samples::primitives();
+    let bytes = to_bytes::<Compact, _>(&value).unwrap();
+    let blob = Blob::from(bytes.clone());
+    let decode =
+        |what: &str, back: Result<Primitives, _>| assert_eq!(back.unwrap(), value, "{what}");
+    decode("&Bytes", from_bytes::<Compact, _>(&bytes));
+    decode("&Blob", from_bytes::<Compact, _>(&blob));
+    decode("Bytes", from_bytes::<Compact, _>(bytes.clone()));
+    decode("Blob", from_bytes::<Compact, _>(blob.clone()));
+    decode("Vec<u8>", from_bytes::<Compact, _>(bytes.to_vec()));
+    decode(
+        "Box<[u8]>",
+        from_bytes::<Compact, _>(bytes.to_vec().into_boxed_slice()),
+    );
+    decode(
+        "BytesMut",
+        from_bytes::<Compact, _>(BytesMut::from(&bytes[..])),
+    );
+    // Borrowed inputs are read in place: the strings are views into them.
+    let back: Primitives = from_bytes::<Compact, _>(&bytes).unwrap();
+    assert!(bytes.as_ptr_range().contains(&back.s.as_ptr()));
+    let back: Primitives = from_bytes::<Compact, _>(&blob).unwrap();
+    assert!(blob.as_ptr_range().contains(&back.s.as_ptr()));
+    // Static inputs, and a trailing byte still refused whatever the input.
+    let s: BytesStr = from_bytes::<Binary, _>(b"\0\0\0\x02hi").unwrap();
+    assert_eq!(s, "hi");
+    let e = from_bytes::<Binary, BytesStr>(&b"\0\0\0\x02hi!"[..]).unwrap_err();
+    assert_eq!(e.kind(), &DecodeErrorKind::TrailingBytes { count: 1 });
+}
+
+#[test]
+fn strings_of_every_length_are_checked_for_utf8_at_every_byte() {
+    // ASCII settles most strings in the fast check; a multi-byte character or a broken one
+    // at any position goes to the full validation, which accepts the one and names the other.
+    for len in 0..40 {
+        for at in 0..len {
+            let mut text = vec![b'a'; len];
+            text[at] = 0xc3;
+            let mut wire = (len as i32).to_be_bytes().to_vec();
+            wire.extend_from_slice(&text);
+            let e = from_bytes::<Binary, BytesStr>(wire.clone()).unwrap_err();
+            let valid_up_to = at;
+            assert_eq!(
+                e.kind(),
+                &DecodeErrorKind::InvalidUtf8 { valid_up_to },
+                "{len} {at}"
+            );
+            if at + 1 < len {
+                wire[4 + at + 1] = 0xa9; // "é"
+                let s: BytesStr = from_bytes::<Binary, _>(wire).unwrap();
+                assert_eq!(s.chars().filter(|&c| c == 'é').count(), 1);
+            }
+        }
+    }
+}
+
+#[test]
 fn doubles_keep_their_bits() {
     for v in [
         f64::NAN,

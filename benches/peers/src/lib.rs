@@ -29,6 +29,7 @@ pub mod tonic_gen {
     include!(concat!(env!("OUT_DIR"), "/echo.rs"));
 }
 
+pub mod codec_table;
 pub mod codecs;
 pub mod peer_server;
 pub mod tonic_load;

@@ -35,7 +35,7 @@ mod ttheader;
 
 use bytes::{BufMut, BytesMut};
 
-use crate::blob::Blob;
+use crate::blob::{Blob, BlobRef};
 
 pub use detect::detect;
 
@@ -253,7 +253,7 @@ fn read_fixed_header<'a>(
     what: &'static str,
 ) -> Result<FixedHeader<'a>, DecodeError> {
     let bad = |reason, at| DecodeError::new(DecodeErrorKind::BadHeader { format, reason }, at);
-    let mut cur = Cursor::new(frame, limits);
+    let mut cur = Cursor::new(BlobRef::Blob(frame), limits);
     let _len = cur.array::<4>()?;
     if u16::from_be_bytes(cur.array()?) != magic {
         return Err(bad("wrong magic", 4));

@@ -3,7 +3,7 @@
 //! Message headers are read in both the strict (`0x8001` version word) and the old
 //! non-strict form; the strict form is always written.
 
-use crate::blob::Blob;
+use crate::blob::{Blob, BlobRef};
 
 use super::cursor::Cursor;
 use super::{
@@ -39,9 +39,9 @@ impl Protocol for Binary {
     }
 
     #[inline]
-    fn reader(input: &Blob, limits: DecodeLimits) -> BinaryReader<'_> {
+    fn reader<'a>(input: impl Into<BlobRef<'a>>, limits: DecodeLimits) -> BinaryReader<'a> {
         BinaryReader {
-            cur: Cursor::new(input, limits),
+            cur: Cursor::new(input.into(), limits),
         }
     }
 

@@ -1,7 +1,7 @@
 //! The Thrift Compact protocol: zigzag varints, field-id deltas, bools folded into field
 //! headers, little-endian doubles.
 
-use crate::blob::Blob;
+use crate::blob::{Blob, BlobRef};
 
 use super::cursor::Cursor;
 use super::{
@@ -114,9 +114,9 @@ impl Protocol for Compact {
     }
 
     #[inline]
-    fn reader(input: &Blob, limits: DecodeLimits) -> CompactReader<'_> {
+    fn reader<'a>(input: impl Into<BlobRef<'a>>, limits: DecodeLimits) -> CompactReader<'a> {
         CompactReader {
-            cur: Cursor::new(input, limits),
+            cur: Cursor::new(input.into(), limits),
             last_field_id: 0,
             pending_bool: None,
         }

@@ -1,6 +1,6 @@
 //! [`Cursor`]: bounds-checked reading over the input, shared by both protocol readers.
 
-use crate::blob::Blob;
+use crate::blob::{Blob, BlobRef};
 use crate::bytes_str::BytesStr;
 use crate::error::{DecodeError, DecodeErrorKind};
 use crate::limits::DecodeLimits;
@@ -10,16 +10,20 @@ use crate::limits::DecodeLimits;
 pub(crate) struct Cursor<'a> {
     data: &'a [u8],
     /// The buffer `data` belongs to, when values may be views into it.
-    owner: Option<&'a Blob>,
+    owner: Option<BlobRef<'a>>,
     pos: usize,
     depth: u32,
     pub(crate) limits: DecodeLimits,
 }
 
 impl<'a> Cursor<'a> {
-    pub(crate) fn new(owner: &'a Blob, limits: DecodeLimits) -> Self {
+    pub(crate) fn new(owner: BlobRef<'a>, limits: DecodeLimits) -> Self {
+        let data = match owner {
+            BlobRef::Blob(blob) => blob.as_slice(),
+            BlobRef::Bytes(bytes) => bytes.as_ref(),
+        };
         Cursor {
-            data: owner.as_ref(),
+            data,
             owner: Some(owner),
             pos: 0,
             depth: 0,
@@ -43,7 +47,7 @@ impl<'a> Cursor<'a> {
         let end = end.min(owner.len());
         Cursor {
             data: &owner[..end],
-            owner: Some(owner),
+            owner: Some(BlobRef::Blob(owner)),
             pos: start.min(end),
             depth: 0,
             limits,
@@ -223,7 +227,7 @@ impl<'a> Cursor<'a> {
 
     /// A view (or, for slice readers, a copy) of the next `len` bytes, which the caller
     /// has checked are present.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn take_bytes(&mut self, len: usize) -> Blob {
         let start = self.pos;
         self.pos += len;
@@ -231,22 +235,22 @@ impl<'a> Cursor<'a> {
             return Blob::new();
         }
         match self.owner {
-            Some(owner) => owner.slice(start..start + len),
-            None => Blob::copy_from_slice(&self.data[start..start + len]),
+            Some(owner) => owner.view(start, len),
+            None => copy_out(&self.data[start..start + len]),
         }
     }
 
     /// Like [`take_bytes`](Self::take_bytes), checking UTF-8.
-    #[inline]
+    ///
+    /// Inlined whole into the caller, so the view goes from registers into the decoded
+    /// field: returned through memory, it cost a store-forwarding stall per string.
+    #[inline(always)]
     pub(crate) fn take_str(&mut self, len: usize) -> Result<BytesStr, DecodeError> {
-        let start = self.pos;
-        let raw = &self.data[start..start + len];
-        // SIMD validation on the hot path; std only to locate an error.
-        if simdutf8::basic::from_utf8(raw).is_err() {
-            let valid_up_to = std::str::from_utf8(raw)
-                .err()
-                .map_or(0, |e| e.valid_up_to());
-            return Err(self.error(DecodeErrorKind::InvalidUtf8 { valid_up_to }));
+        let raw = &self.data[self.pos..self.pos + len];
+        // Most strings on the wire are ASCII: std's word-at-a-time check settles those; the
+        // rest go to SIMD validation, out of line.
+        if !raw.is_ascii() {
+            check_utf8(raw).map_err(|kind| self.error(kind))?;
         }
         let bytes = self.take_bytes(len);
         Ok(BytesStr::from_validated(bytes))
@@ -268,10 +272,29 @@ impl<'a> Cursor<'a> {
         self.depth = self.depth.saturating_sub(1);
     }
 
+    #[inline]
     pub(crate) fn finish(&self) -> Result<(), DecodeError> {
         match self.remaining() {
             0 => Ok(()),
             count => Err(self.error(DecodeErrorKind::TrailingBytes { count })),
         }
     }
+}
+
+/// A copy of `bytes`: the slice reader's values, out of the decode's hot path.
+#[inline(never)]
+fn copy_out(bytes: &[u8]) -> Blob {
+    Blob::copy_from_slice(bytes)
+}
+
+/// Validates a string that is not all ASCII: SIMD on the way, std only to locate an error.
+#[inline(never)]
+fn check_utf8(raw: &[u8]) -> Result<(), DecodeErrorKind> {
+    if simdutf8::basic::from_utf8(raw).is_ok() {
+        return Ok(());
+    }
+    let valid_up_to = std::str::from_utf8(raw)
+        .err()
+        .map_or(0, |e| e.valid_up_to());
+    Err(DecodeErrorKind::InvalidUtf8 { valid_up_to })
 }

@@ -22,13 +22,14 @@ macro_rules! cursor_reader_methods {
             self.cur.array()
         }
 
-        #[inline]
+        // Inlined whole (as `Cursor::take_str` is) so a view reaches its field from registers.
+        #[inline(always)]
         fn read_binary(&mut self) -> Result<Blob, DecodeError> {
             let len = self.read_bytes_len("binary")?;
             Ok(self.cur.take_bytes(len))
         }
 
-        #[inline]
+        #[inline(always)]
         fn read_string(&mut self) -> Result<BytesStr, DecodeError> {
             let len = self.read_bytes_len("string")?;
             self.cur.take_str(len)
@@ -84,6 +85,7 @@ macro_rules! cursor_reader_methods {
             &self.cur.limits
         }
 
+        #[inline]
         fn finish(&self) -> Result<(), DecodeError> {
             self.cur.finish()
         }
@@ -95,7 +97,7 @@ mod compact;
 pub(crate) mod cursor;
 mod skip;
 
-use crate::blob::Blob;
+use crate::blob::{Blob, BlobRef};
 
 pub use binary::{Binary, BinaryReader, BinaryWriter};
 pub use compact::{Compact, CompactReader, CompactWriter};
@@ -120,8 +122,9 @@ pub trait Protocol: Copy + Default + std::fmt::Debug + Send + Sync + 'static {
     fn writer<S: Sink>(sink: S) -> Self::Writer<S>;
     /// Unwraps a writer's sink.
     fn into_sink<S: Sink>(writer: Self::Writer<S>) -> S;
-    /// A reader over `input`; `string`/`binary` values become views into it.
-    fn reader(input: &Blob, limits: DecodeLimits) -> Self::Reader<'_>;
+    /// A reader over `input` (a `&Blob` or `&Bytes`); `string`/`binary` values become views
+    /// into it.
+    fn reader<'a>(input: impl Into<BlobRef<'a>>, limits: DecodeLimits) -> Self::Reader<'a>;
     /// A reader over a plain slice. `string`/`binary` values are copied out of it, so use
     /// this only for scanning (finding frame ends, skipping), not on the decode hot path.
     fn slice_reader(input: &[u8], limits: DecodeLimits) -> Self::Reader<'_>;

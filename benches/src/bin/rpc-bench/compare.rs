@@ -11,6 +11,11 @@
 //! Servers are pinned to `--server-cores`, load to `--client-cores`. One run is a [`Cell`]
 //! ([`run_cell`]), which `rpc-bench matrix` varies along more axes.
 //!
+//! `--baseline-bin` adds ringrpc as served by another build of this binary (say, the commit
+//! before a change), interleaved with this build's and loaded by the same load generator, and
+//! a line per mode and payload of this build's CPU per call ÷ the baseline's: how a change
+//! to the codec, the read path or the engine is shown to be no slower.
+//!
 //! The targets table gives each ratio twice: the ratio of the two servers' medians, and the
 //! median of the per-round ratios (with their range). The machine drifts between a fast and
 //! a slow state for minutes at a time; runs of one round are close in time, so per-round
@@ -73,6 +78,10 @@ pub(crate) struct CompareArgs {
     /// Skip the ping-pong runs of ringrpc and volo-thrift under the floor's raw client.
     #[arg(long)]
     no_raw_client: bool,
+    /// Another build of rpc-bench (e.g. of the commit before a change): its ringrpc server
+    /// runs beside this build's in every round, under the same load, as `ringrpc-baseline`.
+    #[arg(long)]
+    baseline_bin: Option<PathBuf>,
 }
 
 /// Ping-pong (one call in flight per connection) or multiplexed (one connection).
@@ -96,6 +105,8 @@ impl Mode {
 #[derive(Clone, Copy, PartialEq, Debug)]
 pub(crate) enum Contender {
     Ringrpc,
+    /// ringrpc served by the `--baseline-bin` build.
+    Baseline,
     RawEcho,
     Volo,
     Tonic,
@@ -105,6 +116,7 @@ impl Contender {
     pub(crate) fn name(self) -> &'static str {
         match self {
             Contender::Ringrpc => "ringrpc",
+            Contender::Baseline => "ringrpc-baseline",
             Contender::RawEcho => "raw-echo",
             Contender::Volo => "volo-thrift",
             Contender::Tonic => "tonic",
@@ -144,14 +156,16 @@ impl Cell {
     /// native framing.
     pub(crate) fn fits(&self) -> bool {
         if self.raw_client
-            && (!matches!(self.contender, Contender::Ringrpc | Contender::Volo)
-                || self.transport != Transport::Tcp
+            && (!matches!(
+                self.contender,
+                Contender::Ringrpc | Contender::Baseline | Contender::Volo
+            ) || self.transport != Transport::Tcp
                 || self.framing != FramingArg::Framed)
         {
             return false;
         }
         match self.contender {
-            Contender::Ringrpc => true,
+            Contender::Ringrpc | Contender::Baseline => true,
             Contender::RawEcho | Contender::Tonic => {
                 self.transport == Transport::Tcp && self.framing == FramingArg::Framed
             }
@@ -187,6 +201,8 @@ pub(crate) struct Bench {
     pub(crate) server_cores: Vec<usize>,
     pub(crate) client_cores: Vec<usize>,
     pub(crate) peer_bin: Option<PathBuf>,
+    /// The build serving [`Contender::Baseline`].
+    pub(crate) baseline_bin: Option<PathBuf>,
 }
 
 pub(crate) fn compare(a: CompareArgs) -> BenchResult<()> {
@@ -201,6 +217,12 @@ pub(crate) fn compare(a: CompareArgs) -> BenchResult<()> {
         find_peer_bin(a.placement.peer_bin.as_ref())?
     };
     let mut contenders = vec![Contender::Ringrpc, Contender::RawEcho];
+    if let Some(path) = &a.baseline_bin {
+        if !path.is_file() {
+            return Err(format!("--baseline-bin {}: no such file", path.display()).into());
+        }
+        contenders.insert(1, Contender::Baseline);
+    }
     if peer_bin.is_some() {
         contenders.extend([Contender::Volo, Contender::Tonic]);
     }
@@ -210,6 +232,7 @@ pub(crate) fn compare(a: CompareArgs) -> BenchResult<()> {
         server_cores: a.placement.server_cores.clone(),
         client_cores: a.placement.client_cores.clone(),
         peer_bin,
+        baseline_bin: a.baseline_bin.clone(),
     };
     let modes = [Mode::PingPong, Mode::Mux];
     let mut rows: Vec<Row> = Vec::new();
@@ -264,6 +287,12 @@ pub(crate) fn compare(a: CompareArgs) -> BenchResult<()> {
     println!();
     for line in target_lines(&medians, &a.payloads, contenders.contains(&Contender::Volo)) {
         println!("{line}");
+    }
+    if contenders.contains(&Contender::Baseline) {
+        println!();
+        for line in baseline_lines(&medians, &a.payloads, !a.no_raw_client) {
+            println!("{line}");
+        }
     }
     Ok(())
 }
@@ -334,13 +363,20 @@ pub(crate) fn run_cell(bench: &Bench, cell: &Cell) -> BenchResult<Row> {
             .ok_or("the peers' binary is not built")
     };
     let mut command = match contender {
-        Contender::Ringrpc | Contender::RawEcho => {
-            let kind = if contender == Contender::Ringrpc {
-                Kind::Ringrpc
-            } else {
+        Contender::Ringrpc | Contender::Baseline | Contender::RawEcho => {
+            let kind = if contender == Contender::RawEcho {
                 Kind::Raw
+            } else {
+                Kind::Ringrpc
             };
-            let mut command = Command::new(std::env::current_exe()?);
+            let bin = match contender {
+                Contender::Baseline => bench
+                    .baseline_bin
+                    .clone()
+                    .ok_or("no --baseline-bin to serve the baseline")?,
+                _ => std::env::current_exe()?,
+            };
+            let mut command = Command::new(bin);
             command.args(ours_server_args(
                 kind,
                 cell.runtime,
@@ -629,6 +665,36 @@ fn target_lines(m: &Medians<'_>, payloads: &[usize], with_peers: bool) -> Vec<St
     lines.into_inner()
 }
 
+/// This build's ringrpc against the `--baseline-bin` build's: server CPU per call, each mode
+/// and payload (and in ping-pong under the raw client too), goal ≤ 1.03 (within 3 %).
+fn baseline_lines(m: &Medians<'_>, payloads: &[usize], raw_client: bool) -> Vec<String> {
+    let mut lines = vec![
+        "| this build ÷ baseline, server CPU/req | payload | measured | per round: median (range) | goal | met |".to_owned(),
+        "|---|---|---|---|---|---|".to_owned(),
+    ];
+    let goal = Goal::AtMost(1.03);
+    let loads = [
+        (Mode::PingPong, false, "ping-pong"),
+        (Mode::PingPong, true, "ping-pong, raw client"),
+        (Mode::Mux, false, "mux"),
+    ];
+    for &p in payloads {
+        for (mode, raw, name) in loads {
+            if raw && !raw_client {
+                continue;
+            }
+            let (ours, base) = (Contender::Ringrpc.by(raw), Contender::Baseline.by(raw));
+            let measured = m.cpu(ours, mode, p) / m.cpu(base, mode, p);
+            let rounds = per_round(m.round_ratios((ours, base), mode, p, server_cpu));
+            let met = goal.met(measured);
+            lines.push(format!(
+                "| {name} | {p} | {measured:.3} | {rounds} | {goal} | {met} |"
+            ));
+        }
+    }
+    lines
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -751,5 +817,49 @@ mod tests {
                 .iter()
                 .all(|l| !l.contains("volo") && !l.contains("tonic"))
         );
+    }
+
+    #[test]
+    fn the_baseline_lines_divide_this_build_by_the_baseline_round_by_round() {
+        let mut rows = two_rounds();
+        for round in 0..2 {
+            let r = |a: f64, b: f64| if round == 0 { a } else { b };
+            rows.extend([
+                run(
+                    "ringrpc-baseline",
+                    "pingpong",
+                    false,
+                    r(5.0, 5.5),
+                    400,
+                    180e3,
+                ),
+                run(
+                    "ringrpc-baseline",
+                    "pingpong",
+                    true,
+                    r(4.0, 4.9),
+                    380,
+                    190e3,
+                ),
+                run("ringrpc-baseline", "mux", false, r(0.8, 0.8), 100, 1.0e6),
+            ]);
+        }
+        let lines = baseline_lines(&Medians { rows: &rows }, &[64], true);
+        // ringrpc 5.5 (5.0, 6.0) against 5.25 (5.0, 5.5): 1.048, rounds 1.00 and 1.09.
+        assert_eq!(
+            lines[2],
+            "| ping-pong | 64 | 1.048 | 1.05 (1.00–1.09) | ≤ 1.03 | no |"
+        );
+        // Under the raw client 4.85 against 4.45: rounds 1.20 and 1.00.
+        assert_eq!(
+            lines[3],
+            "| ping-pong, raw client | 64 | 1.090 | 1.10 (1.00–1.20) | ≤ 1.03 | no |"
+        );
+        assert_eq!(
+            lines[4],
+            "| mux | 64 | 1.000 | 1.00 (1.00–1.00) | ≤ 1.03 | yes |"
+        );
+        let without_raw = baseline_lines(&Medians { rows: &rows }, &[64], false);
+        assert!(without_raw.iter().all(|l| !l.contains("raw client")));
     }
 }

@@ -140,6 +140,7 @@ pub(crate) fn matrix(a: MatrixArgs) -> BenchResult<()> {
         server_cores: a.placement.server_cores.clone(),
         client_cores: a.placement.client_cores.clone(),
         peer_bin,
+        baseline_bin: None,
     };
     let failover_runs = if a.no_failover { 0 } else { FAILOVERS.len() };
     let steps = a.rounds * cells.len() + usize::from(a.soak > 0.0) + failover_runs;
