@@ -1,6 +1,6 @@
 //! The codec side by side: ringrpc, pilota and the Apache `thrift` crate on the same
 //! messages (64-byte echo, 1 KiB string, nested complex), Binary and Compact, encode and
-//! decode. Run: `cd benches/peers && cargo bench --bench codec` (table: benches/README.md).
+//! decode. Run: `scripts/codec-bench.sh` (rounds, ratios and verdicts; table: benches/README.md).
 
 use std::hint::black_box;
 

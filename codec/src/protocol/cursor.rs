@@ -234,10 +234,12 @@ impl<'a> Cursor<'a> {
         if len == 0 {
             return Blob::new();
         }
-        match self.owner {
+        let view = match self.owner {
             Some(owner) => owner.view(start, len),
             None => copy_out(&self.data[start..start + len]),
-        }
+        };
+        // Handed on word by word: see `Blob::moved_by_words`.
+        view.moved_by_words()
     }
 
     /// Like [`take_bytes`](Self::take_bytes), checking UTF-8.
