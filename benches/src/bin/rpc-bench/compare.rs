@@ -237,9 +237,10 @@ pub(crate) fn compare(a: CompareArgs) -> BenchResult<()> {
     let modes = [Mode::PingPong, Mode::Mux];
     let mut rows: Vec<Row> = Vec::new();
     for round in 0..rounds {
+        let order = round_order(&contenders, round);
         for &mode in &modes {
             for &payload in &a.payloads {
-                for cell in cells(&contenders, &a, mode, payload) {
+                for cell in cells(&order, &a, mode, payload) {
                     let row = run_cell(&bench, &cell)?;
                     eprintln!("round {}: {}", round + 1, row.markdown());
                     println!("{}", row.json());
@@ -295,6 +296,19 @@ pub(crate) fn compare(a: CompareArgs) -> BenchResult<()> {
         }
     }
     Ok(())
+}
+
+/// The contenders in the order round `round` runs them: this build and the baseline take
+/// turns going first, so neither gains or loses by its place in a round (the run after a
+/// multiplexed one, say).
+fn round_order(contenders: &[Contender], round: usize) -> Vec<Contender> {
+    let mut order = contenders.to_vec();
+    let ours = order.iter().position(|&c| c == Contender::Ringrpc);
+    let base = order.iter().position(|&c| c == Contender::Baseline);
+    if let (Some(ours), Some(base), 1) = (ours, base, round % 2) {
+        order.swap(ours, base);
+    }
+    order
 }
 
 /// The runs of one round at `mode` and `payload`: every contender under its usual load
@@ -861,5 +875,15 @@ mod tests {
         );
         let without_raw = baseline_lines(&Medians { rows: &rows }, &[64], false);
         assert!(without_raw.iter().all(|l| !l.contains("raw client")));
+    }
+
+    #[test]
+    fn this_build_and_the_baseline_take_turns_going_first() {
+        use Contender::*;
+        let all = [Ringrpc, Baseline, RawEcho];
+        assert_eq!(round_order(&all, 0), all);
+        assert_eq!(round_order(&all, 1), [Baseline, Ringrpc, RawEcho]);
+        assert_eq!(round_order(&all, 2), all);
+        assert_eq!(round_order(&[Ringrpc, RawEcho], 1), [Ringrpc, RawEcho]);
     }
 }
