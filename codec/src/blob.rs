@@ -520,10 +520,10 @@ pub enum BlobRef<'a> {
     Bytes(&'a Bytes),
 }
 
-impl BlobRef<'_> {
-    /// The bytes.
+impl<'a> BlobRef<'a> {
+    /// The bytes, for as long as the borrow.
     #[inline]
-    pub fn as_slice(&self) -> &[u8] {
+    pub fn as_slice(self) -> &'a [u8] {
         match self {
             BlobRef::Blob(blob) => blob.as_slice(),
             BlobRef::Bytes(bytes) => bytes,

@@ -3,11 +3,12 @@
 //! - **Protocols** ([`protocol`]): [`Binary`] (strict and non-strict headers read, strict
 //!   written) and [`Compact`]. They are zero-sized types used as generic parameters, so every
 //!   encode and decode path is monomorphised: no `dyn` on the hot path.
-//! - **Values** ([`Encode`], [`Decode`]): what generated code implements. Decoding reads from
-//!   a [`Blob`] or [`Bytes`] in place ([`BlobRef`]); `string` fields decode to [`BytesStr`] and `binary` fields to [`Blob`],
-//!   both views into the input (no copy, no allocation per field). A `Blob` is a view into a
-//!   pooled buffer slot ([`SlotRefs`]), a [`Bytes`], or static bytes. [`Encode::encoded_len`] gives
-//!   the exact encoded size before a single byte is written.
+//! - **Values** ([`Encode`], [`Decode`]): what generated code implements. Decoding reads a
+//!   [`Blob`] or [`Bytes`] in place ([`BlobRef`]); `string` fields decode to [`BytesStr`] and
+//!   `binary` fields to [`Blob`], both views into the input (no copy, no allocation per
+//!   field). A `Blob` is a view into a pooled buffer slot ([`SlotRefs`]), a [`Bytes`], or
+//!   static bytes. [`Encode::encoded_len`] gives the exact encoded size before a single byte is
+//!   written.
 //! - **Framing** ([`frame`]): Framed, Buffered (unframed), Kitex TTHeader and Apache THeader,
 //!   with per-connection dialect detection from the first bytes ([`frame::detect`]) and header
 //!   [`Metadata`] (Kitex `RPC_TRANSIT_`/`RPC_PERSIST_`/`RPC_BACKWARD_` conventions).

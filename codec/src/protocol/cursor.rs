@@ -18,12 +18,8 @@ pub(crate) struct Cursor<'a> {
 
 impl<'a> Cursor<'a> {
     pub(crate) fn new(owner: BlobRef<'a>, limits: DecodeLimits) -> Self {
-        let data = match owner {
-            BlobRef::Blob(blob) => blob.as_slice(),
-            BlobRef::Bytes(bytes) => bytes.as_ref(),
-        };
         Cursor {
-            data,
+            data: owner.as_slice(),
             owner: Some(owner),
             pos: 0,
             depth: 0,
